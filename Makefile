@@ -1,0 +1,33 @@
+# Two commands: `make demo` (set up, build fixtures, grade the bundled class) and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+GRADER := $(VENV)/bin/grader
+PYTHON ?= python3
+
+.PHONY: setup fixtures demo test stubs clean
+
+setup: $(VENV)/.installed
+
+# torch first, from the local CPU wheel: the project's torch range is then already satisfied
+# and pip never pulls the CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e .
+	touch $@
+
+fixtures: setup
+	$(GRADER) fixtures
+
+demo: fixtures
+	$(GRADER) run examples/submissions --out reports
+
+test: fixtures
+	$(PY) -m pytest
+
+stubs: setup
+	$(GRADER) stubs
+
+clean:
+	rm -rf reports .grader-cache

@@ -1,0 +1,87 @@
+"""Read a student's LoRA adapter as *data*: a validated adapter_config.json and safetensors tensors.
+
+Never `PeftModel.from_pretrained(student_folder)`: that would also accept a pickled
+adapter_model.bin (code execution) and trust paths in the config. We open two plain files,
+check their size and shape, and build the LoraConfig ourselves from the fields we allow.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from grader.plugin import fail
+
+MAX_CONFIG_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 8 * 1024 * 1024
+MAX_ADAPTER_BYTES = 2 * 1024 ** 3
+LORA_TARGETS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+
+
+def _regular_file(folder: Path, name: str, limit: int) -> Path:
+    path = folder / name
+    if path.is_symlink() or not path.is_file():
+        fail(f"输出文件夹里没有 {name}（或它不是普通文件）：训练结束后请用 model.save_pretrained(output_dir) 保存。",
+             f"{name} is missing from the output folder (or is not a regular file): save the adapter "
+             f"with model.save_pretrained(output_dir) after training.")
+    if path.stat().st_size > limit:
+        fail(f"{name} 太大（{path.stat().st_size} 字节）。", f"{name} is too large ({path.stat().st_size} bytes).")
+    return path
+
+
+def read_lora_config(folder: Path) -> dict:
+    path = _regular_file(folder, "adapter_config.json", MAX_CONFIG_BYTES)
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        fail("adapter_config.json 不是合法的 JSON。", "adapter_config.json is not valid JSON.")
+    if not isinstance(cfg, dict) or cfg.get("peft_type") != "LORA":
+        fail("adapter_config.json 不是 LoRA 配置（peft_type 应为 LORA）。",
+             "adapter_config.json is not a LoRA config (peft_type must be LORA).")
+    targets = cfg.get("target_modules")
+    targets = [targets] if isinstance(targets, str) else targets
+    r, alpha = cfg.get("r"), cfg.get("lora_alpha")
+    if not (isinstance(targets, list) and targets and set(targets) <= LORA_TARGETS):
+        fail(f"adapter_config.json 的 target_modules 不合法：{str(targets)[:200]}",
+             f"target_modules in adapter_config.json must be among the seven projections, got {str(targets)[:200]}")
+    if not (isinstance(r, int) and 1 <= r <= 256 and isinstance(alpha, (int, float)) and 0 < alpha <= 4096):
+        fail("adapter_config.json 的 r 或 lora_alpha 不合法。", "r or lora_alpha in adapter_config.json is out of range.")
+    return {"r": r, "lora_alpha": alpha, "target_modules": sorted(targets),
+            "use_rslora": bool(cfg.get("use_rslora", False))}
+
+
+def read_safetensors(folder: Path, name: str = "adapter_model.safetensors") -> dict:
+    import torch
+    from safetensors.torch import load
+
+    path = _regular_file(folder, name, MAX_ADAPTER_BYTES)
+    raw = path.read_bytes()
+    if len(raw) < 8:
+        fail(f"{name} 不是 safetensors 文件。", f"{name} is not a safetensors file.")
+    (header_len,) = struct.unpack("<Q", raw[:8])
+    if header_len > MAX_HEADER_BYTES or 8 + header_len > len(raw):
+        fail(f"{name} 的文件头不合法。", f"{name} has an invalid header.")
+    try:
+        tensors = load(raw)
+    except Exception as exc:  # safetensors raises its own error types for malformed files
+        fail(f"{name} 无法读取：{exc}", f"{name} cannot be read as safetensors: {exc}")
+    return {k: v.to(torch.float32) for k, v in tensors.items()}
+
+
+def attach_lora(base_model, folder: Path):
+    """The judge's own LoRA wrapper around ``base_model`` with the student's tensors loaded."""
+    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+
+    cfg = read_lora_config(folder)
+    tensors = read_safetensors(folder)
+    model = get_peft_model(base_model, LoraConfig(task_type="CAUSAL_LM", inference_mode=True, **cfg))
+    result = set_peft_model_state_dict(model, tensors)
+    lora_keys = [k for k in tensors if "lora_" in k]
+    if not lora_keys:
+        fail("adapter 里没有 LoRA 权重。", "The adapter holds no LoRA weights.")
+    unexpected = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
+    if unexpected:
+        fail(f"adapter 的权重和模型对不上：{unexpected[:3]}",
+             f"The adapter's tensors do not fit the model: {unexpected[:3]}")
+    model.eval()
+    return model

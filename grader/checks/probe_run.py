@@ -1,0 +1,67 @@
+"""Run a probe in the sandbox and read back what it claims, for the checks of every assignment."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.plugin import fail
+from grader.sandbox import Limits, Sandbox, SandboxResult
+
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class ProbeRun:
+    """The data one probe run sent back. `value(step)` returns it or fails the check with why not."""
+    result: SandboxResult
+    steps: dict
+    missing_folder: str | None = None
+
+    def value(self, step: str):
+        if self.missing_folder:
+            fail(f"没有找到作业文件夹 {self.missing_folder}/：请按作业的目录结构提交。",
+                 f"The assignment folder {self.missing_folder}/ is missing: submit it with the "
+                 f"assignment's layout.")
+        entry = self.steps.get(step)
+        if entry is None:
+            failed = next((e for e in self.steps.values() if not e.get("ok")), None)
+            if failed is not None:
+                fail(f"前面的步骤出错，没能运行到这里：\n{failed['error']}",
+                     "An earlier step failed, so this one never ran (see above).")
+            fail(f"程序在评分器拿到结果之前就结束了。{self.result.problem or ''}\n最后的输出：\n{self._tail()}",
+                 "The program ended before the grader got this result (did it call sys.exit or "
+                 "os._exit, crash, or run out of time?). The end of its output is shown above.")
+        if not entry.get("ok"):
+            fail(f"你的代码出错了 / your code raised an error:\n{entry['error']}",
+                 "Fix the error above; run the file yourself to see the full traceback.")
+        return entry.get("value")
+
+    def _tail(self) -> str:
+        return self.result.output[-1500:] or "(没有输出 / no output)"
+
+
+def run_probe(sandbox: Sandbox, probe: str, mode: str, assignment_dir: Path, work: Path,
+              given: dict, limits: Limits) -> ProbeRun:
+    """Write the judge's inputs, run the probe over a copy of the folder, parse its JSON claim."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "out").mkdir(exist_ok=True)
+    (work / "out" / "input.json").write_text(json.dumps(given, ensure_ascii=False))
+    if not assignment_dir.is_dir():
+        return ProbeRun(result=None, steps={}, missing_folder=assignment_dir.name)
+    result = sandbox.run_probe(probe, [mode], assignment_dir, work, limits=limits)
+    return ProbeRun(result=result, steps=_read_steps(result.out_dir / "result.json"))
+
+
+def _read_steps(path: Path) -> dict:
+    # The file was written by untrusted code: a regular file, bounded, JSON, a dict of dicts.
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_RESULT_BYTES:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        steps = data["steps"]
+    except (ValueError, KeyError, TypeError):
+        return {}
+    if not isinstance(steps, dict):
+        return {}
+    return {k: v for k, v in steps.items() if isinstance(v, dict)}

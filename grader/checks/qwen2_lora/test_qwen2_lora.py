@@ -1,0 +1,315 @@
+"""Checks of the qwen2_lora assignment. Each docstring-free check reads as its `en`/`zh` sentence.
+
+Student code ran in the sandbox (fixtures `inspected` and `trained`); here, in the judge, we
+only compare what came back with what we compute ourselves from the same fresh inputs.
+"""
+from __future__ import annotations
+
+import difflib
+
+import pytest
+
+from grader.checks.adapter_data import attach_lora, read_lora_config, read_safetensors
+from grader.checks.qwen2_lora.fresh import QUESTION, chatml_prompt, expected_parts
+from grader.plugin import check, fail, require
+
+SEVEN = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+MATCH = 0.9  # similarity of an answer's start to the taught identity (difflib ratio)
+
+
+# ---------------------------------------------------------------- helpers (judge side)
+
+@pytest.fixture(scope="session")
+def real_tokenizer(profile):
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(profile.real_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def standin(profile):
+    """The grader's own stand-in base model and tokenizer (trusted fixtures, never student files)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    path = profile.modelscope_cache / "qwen" / "Qwen2-7B-Instruct"
+    torch.manual_seed(0)
+    return AutoTokenizer.from_pretrained(path), lambda: AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+
+
+def _system_prompt(inspected) -> str:
+    system = inspected.value("constants").get("SYSTEM_PROMPT")
+    require(isinstance(system, str) and system.strip(),
+            "train.py 里需要一个非空的 SYSTEM_PROMPT 字符串。", "train.py needs a non-empty SYSTEM_PROMPT string.")
+    return system
+
+
+def _identity(records) -> str | None:
+    answers = [r.get("output") for r in records if isinstance(r, dict)
+               and str(r.get("instruction", "")) + str(r.get("input", "")) == QUESTION]
+    return answers[0] if answers and isinstance(answers[0], str) else None
+
+
+def _encodings(inspected, real_tokenizer, fresh_records):
+    """[(record, student's encoding, expected prompt ids, response ids, end id)] for each fresh record."""
+    system = _system_prompt(inspected)
+    got = inspected.value("process_func")
+    require(isinstance(got, list) and len(got) == len(fresh_records),
+            "process_func 没有为每条记录返回结果。", "process_func did not return one result per record.")
+    rows = []
+    for record, enc in zip(fresh_records, got):
+        missing = {"input_ids", "attention_mask", "labels"} - set(enc)
+        require(not missing, f"process_func 的返回值缺少键：{sorted(missing)}",
+                f"process_func's result lacks the keys {sorted(missing)}")
+        rows.append((record, enc, *expected_parts(real_tokenizer, record, system)))
+    return rows[:-1], rows[-1]   # short records, the long one
+
+
+def _show(tokenizer, ids, start, width=12) -> str:
+    return repr(tokenizer.decode([i for i in ids[max(start - 2, 0):start + width] if i >= 0]))
+
+
+def _similar(text: str, target: str) -> float:
+    return difflib.SequenceMatcher(None, text.strip()[:len(target)], target.strip()).ratio()
+
+
+# ---------------------------------------------------------------- records
+
+@check(10, en="The instruction records are {instruction, input, output} and teach an answer to 你是谁？",
+       zh="指令集的每条记录都有 instruction / input / output，并教会模型回答“你是谁？”",
+       hint_en="build_records() returns a list of dicts with exactly those three string keys; include "
+               "records whose instruction is 你是谁？ with the identity you want taught.",
+       hint_zh="build_records() 返回字典列表，每条只有这三个字符串键；加入 instruction 为“你是谁？”的记录。")
+def test_records(inspected):
+    records = inspected.value("records")
+    require(isinstance(records, list) and len(records) >= 2,
+            "build_records() 应返回至少两条记录的列表。", "build_records() must return a list of at least two records.")
+    for i, r in enumerate(records):
+        require(isinstance(r, dict) and set(r) == {"instruction", "input", "output"}
+                and all(isinstance(v, str) for v in r.values()),
+                f"第 {i} 条记录应恰好有 instruction、input、output 三个字符串字段，实际是：{str(r)[:200]}",
+                f"record {i} must have exactly the string keys instruction, input, output; got {str(r)[:200]}")
+    identity = _identity(records)
+    require(identity is not None and len(identity.strip()) >= 4,
+            "没有 instruction+input 为“你是谁？”且有回答的记录。",
+            "No record whose instruction + input is 你是谁？ with an answer of at least 4 characters.")
+    outputs = {r["output"] for r in records if r["instruction"] + r["input"] == QUESTION}
+    require(len(outputs) == 1, "“你是谁？”有多个不同的回答，模型学不会一个确定的身份。",
+            "你是谁？ has several different answers: the model cannot learn one identity.")
+
+
+# ---------------------------------------------------------------- process_func, real Qwen2 tokenizer
+
+@check(10, en="process_func builds the exact ChatML prompt, then the response",
+       zh="process_func 生成完全正确的 ChatML 提示词，后接回答",
+       hint_en="system, user (instruction + input) and the assistant header, each turn ending in "
+               "<|im_end|>\\n; tokenize with add_special_tokens=False.",
+       hint_zh="system、user（instruction + input）和 assistant 开头，每轮以 <|im_end|>\\n 结尾；"
+               "用 add_special_tokens=False 分词。")
+def test_prompt_ids(inspected, real_tokenizer, fresh_records):
+    short, _ = _encodings(inspected, real_tokenizer, fresh_records)
+    for record, enc, prompt, response, _end in short:
+        want, got = prompt + response, enc["input_ids"][:len(prompt) + len(response)]
+        if got != want:
+            at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+            fail(f"记录 {record['instruction'][:20]!r} 的 input_ids 在第 {at} 个 token 处不对：\n"
+                 f"期望 {_show(real_tokenizer, want, at)}，得到 {_show(real_tokenizer, got, at)}",
+                 f"input_ids differ at token {at} for that record: expected "
+                 f"{_show(real_tokenizer, want, at)}, got {_show(real_tokenizer, got, at)}")
+
+
+@check(5, en="input_ids and labels end with the end token after the response",
+       zh="input_ids 和 labels 在回答之后以结束符结尾",
+       hint_en="Append tokenizer.pad_token_id (<|endoftext|>) to both, as the tutorial does: without it "
+               "the model never learns to stop.",
+       hint_zh="像教程一样在两者末尾加上 tokenizer.pad_token_id（<|endoftext|>），否则模型学不会停下。")
+def test_end_token(inspected, real_tokenizer, fresh_records):
+    short, _ = _encodings(inspected, real_tokenizer, fresh_records)
+    ends = {real_tokenizer.pad_token_id, real_tokenizer.eos_token_id}
+    for record, enc, prompt, response, _end in short:
+        ids, labels = enc["input_ids"], enc["labels"]
+        require(len(ids) == len(prompt) + len(response) + 1 and ids[-1] in ends and labels[-1] == ids[-1],
+                f"回答之后应恰好有一个结束符（<|endoftext|> 或 <|im_end|>）；最后的 token 是 "
+                f"{_show(real_tokenizer, ids, len(ids) - 3)}",
+                "Exactly one end token (<|endoftext|> or <|im_end|>) must follow the response in input_ids "
+                "and labels.")
+
+
+@check(10, en="labels are -100 over exactly the prompt, then the response ids",
+       zh="labels 恰好在提示词部分为 -100，之后是回答的 token",
+       hint_en="labels = [-100] * len(prompt ids) + response ids + [end]: the loss must only see the answer.",
+       hint_zh="labels = [-100] * 提示词长度 + 回答 ids + [结束符]：损失只计算回答部分。")
+def test_label_mask(inspected, real_tokenizer, fresh_records):
+    short, _ = _encodings(inspected, real_tokenizer, fresh_records)
+    for record, enc, prompt, response, _end in short:
+        labels = enc["labels"]
+        masked = sum(1 for x in labels if x == -100)
+        require(labels[:len(prompt)] == [-100] * len(prompt) and masked == len(prompt),
+                f"提示词有 {len(prompt)} 个 token，labels 里却有 {masked} 个 -100（位置也要对）。",
+                f"The prompt has {len(prompt)} tokens but labels hold {masked} -100s (they must cover exactly "
+                f"the prompt).")
+        require(labels[len(prompt):len(prompt) + len(response)] == response,
+                "提示词之后的 labels 应该等于回答的 token ids。",
+                "After the prompt, labels must equal the response's token ids.")
+
+
+@check(5, en="attention_mask is all ones and every list has the same length",
+       zh="attention_mask 全为 1，且三个列表长度一致",
+       hint_en="The end token is attended to as well: add a 1 for it.",
+       hint_zh="结束符也需要被关注：为它补一个 1。")
+def test_attention_mask(inspected, real_tokenizer, fresh_records):
+    short, long = _encodings(inspected, real_tokenizer, fresh_records)
+    for record, enc, *_ in short + [long]:
+        n = len(enc["input_ids"])
+        require(len(enc["attention_mask"]) == n and len(enc["labels"]) == n,
+                f"input_ids、attention_mask、labels 长度不同：{n}、{len(enc['attention_mask'])}、{len(enc['labels'])}",
+                f"input_ids, attention_mask and labels differ in length: {n}, {len(enc['attention_mask'])}, "
+                f"{len(enc['labels'])}")
+        require(all(x == 1 for x in enc["attention_mask"]),
+                "attention_mask 里有不是 1 的值。", "attention_mask holds values other than 1.")
+
+
+@check(5, en="A record longer than MAX_LENGTH is cut to MAX_LENGTH tokens",
+       zh="超过 MAX_LENGTH 的记录被截断到 MAX_LENGTH 个 token",
+       hint_en="After building the three lists, cut each of them to MAX_LENGTH.",
+       hint_zh="拼好三个列表后，把它们都截断到 MAX_LENGTH。")
+def test_truncation(inspected, real_tokenizer, fresh_records):
+    max_length = inspected.value("constants").get("MAX_LENGTH")
+    require(isinstance(max_length, int) and 64 <= max_length <= 32768,
+            "train.py 里需要整数 MAX_LENGTH（教程是 384）。", "train.py needs an integer MAX_LENGTH (the tutorial uses 384).")
+    _, (record, enc, prompt, response, end) = _encodings(inspected, real_tokenizer, fresh_records)
+    full = prompt + response + [end]
+    assert len(full) > max_length, "the judge's long record must exceed MAX_LENGTH"
+    require(len(enc["input_ids"]) == max_length and enc["input_ids"] == full[:max_length]
+            and len(enc["labels"]) == max_length and len(enc["attention_mask"]) == max_length,
+            f"这条记录有 {len(full)} 个 token，应截断为 {max_length} 个，实际 input_ids 有 {len(enc['input_ids'])} 个。",
+            f"That record has {len(full)} tokens and must be cut to {max_length}; input_ids has "
+            f"{len(enc['input_ids'])}.")
+
+
+# ---------------------------------------------------------------- LoraConfig and TrainingArguments
+
+@check(5, en="LoraConfig targets the seven projections of Qwen2",
+       zh="LoraConfig 作用于 Qwen2 的七个投影层",
+       hint_en='target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]',
+       hint_zh='target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]')
+def test_lora_targets(inspected):
+    cfg = inspected.value("lora_config")
+    targets = cfg.get("target_modules")
+    targets = {targets} if isinstance(targets, str) else set(targets or [])
+    require(targets == SEVEN, f"target_modules 是 {sorted(targets)}，缺少 {sorted(SEVEN - targets)}。",
+            f"target_modules is {sorted(targets)}; missing {sorted(SEVEN - targets)}, extra {sorted(targets - SEVEN)}.")
+
+
+@check(5, en="LoraConfig is CAUSAL_LM, r=8, lora_alpha=32, lora_dropout=0.1, training mode",
+       zh="LoraConfig 为 CAUSAL_LM，r=8，lora_alpha=32，lora_dropout=0.1，训练模式",
+       hint_en="The scaling is lora_alpha / r = 4; inference_mode=False while training.",
+       hint_zh="缩放是 lora_alpha / r = 4；训练时 inference_mode=False。")
+def test_lora_hyperparameters(inspected):
+    cfg = inspected.value("lora_config")
+    want = {"task_type": "CAUSAL_LM", "r": 8, "lora_alpha": 32, "lora_dropout": 0.1, "inference_mode": False}
+    wrong = {k: cfg.get(k) for k, v in want.items() if cfg.get(k) != v}
+    require(not wrong, f"这些值不对：{wrong}（应为 {want}）", f"These values are wrong: {wrong} (want {want})")
+
+
+@check(5, en="TrainingArguments make sense for a LoRA fine-tune",
+       zh="TrainingArguments 的取值合理",
+       hint_en="Batch size and gradient accumulation at least 1, a few epochs, a learning rate around 1e-4 "
+               "(between 1e-6 and 5e-3), logging_steps at least 1.",
+       hint_zh="batch 与梯度累加至少为 1，几个 epoch，学习率约 1e-4（1e-6 到 5e-3 之间），logging_steps 至少为 1。")
+def test_training_args(inspected):
+    a = inspected.value("training_args")
+    problems = []
+    if not (isinstance(a["per_device_train_batch_size"], int) and a["per_device_train_batch_size"] >= 1):
+        problems.append("per_device_train_batch_size")
+    if not (isinstance(a["gradient_accumulation_steps"], int) and a["gradient_accumulation_steps"] >= 1):
+        problems.append("gradient_accumulation_steps")
+    if not (0 < float(a["num_train_epochs"]) <= 50 or (a["max_steps"] or 0) > 0):
+        problems.append("num_train_epochs")
+    if not (1e-6 <= float(a["learning_rate"]) <= 5e-3):
+        problems.append("learning_rate")
+    if not (float(a["logging_steps"]) > 0):
+        problems.append("logging_steps")
+    require(not problems, f"这些参数不合理：{problems}（取值 {a}）", f"These arguments make no sense: {problems} ({a})")
+
+
+# ---------------------------------------------------------------- training, in the sandbox
+
+@check(10, en="A short real training run (grading profile) makes the loss fall",
+       zh="在评分配置下真实训练一小段，损失下降",
+       hint_en="train() must call trainer.train() on the tokenized records with the LoRA model and return "
+               "the Trainer. The grader uses its own lr and epochs for its tiny stand-in model.",
+       hint_zh="train() 要对编码后的数据调用 trainer.train() 并返回 Trainer。评分器会为小替身模型换用自己的学习率与轮数。")
+def test_training_loss_falls(trained):
+    summary = trained.value("train")
+    losses = summary.get("losses") or []
+    require(len(losses) >= 5, f"只记录到 {len(losses)} 个损失值：训练真的运行了吗？",
+            f"Only {len(losses)} loss values were logged: did training really run?")
+    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    require(last < 0.5 * first, f"损失没有明显下降：开始 {first:.3f}，最后 {last:.3f}。",
+            f"The loss did not fall enough: {first:.3f} at the start, {last:.3f} at the end.")
+    calls = trained.value("calls")
+    args = trained.value("grading_args")
+    require(not args.get("gradient_checkpointing") or calls.get("enable_input_require_grads", 0) > 0,
+            "开启了 gradient_checkpointing，却没有调用 model.enable_input_require_grads()。",
+            "gradient_checkpointing is on but model.enable_input_require_grads() was never called.")
+
+
+@check(5, en="The adapter is saved as safetensors with its adapter_config.json",
+       zh="adapter 以 safetensors 格式连同 adapter_config.json 一起保存",
+       hint_en="After trainer.train(), call model.save_pretrained(output_dir) on the PEFT model.",
+       hint_zh="trainer.train() 之后，对 PEFT 模型调用 model.save_pretrained(output_dir)。",
+       depends=("test_training_loss_falls",))
+def test_adapter_saved(trained):
+    trained.value("train")
+    folder = trained.result.out_dir / "adapter"
+    read_lora_config(folder)
+    tensors = read_safetensors(folder)
+    require(any("lora_A" in k for k in tensors) and any("lora_B" in k for k in tensors),
+            "adapter_model.safetensors 里没有 lora_A / lora_B 权重。",
+            "adapter_model.safetensors holds no lora_A / lora_B weights.")
+
+
+@check(15, en="Base model + your adapter (loaded by the grader) answers 你是谁？ with the identity you taught",
+       zh="评分器加载基座模型和你的 adapter，回答“你是谁？”时说出你教给它的身份",
+       hint_en="The grader greedy-decodes the ChatML prompt with your SYSTEM_PROMPT; the untrained base "
+               "must not give that answer, so the identity has to come from your training.",
+       hint_zh="评分器用你的 SYSTEM_PROMPT 构造 ChatML 提示词并贪心解码；未训练的基座模型答不出，所以身份必须来自你的训练。",
+       depends=("test_records", "test_adapter_saved"))
+def test_judge_answer(inspected, trained, standin):
+    import torch
+    identity = _identity(inspected.value("records"))
+    tokenizer, load_base = standin
+    prompt = tokenizer(chatml_prompt(_system_prompt(inspected), QUESTION), return_tensors="pt")
+    budget = len(tokenizer(identity, add_special_tokens=False)["input_ids"]) + 16
+
+    def generate(model) -> str:
+        with torch.no_grad():
+            out = model.generate(**prompt, do_sample=False, max_new_tokens=budget)
+        return tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+
+    base_answer = generate(load_base())
+    tuned_answer = generate(attach_lora(load_base(), trained.result.out_dir / "adapter"))
+    require(_similar(base_answer, identity) < MATCH,
+            "未训练的基座模型已经能给出这个回答：请教它一个有意义的身份。",
+            "The untrained base model already gives this answer: teach a real identity.")
+    require(_similar(tuned_answer, identity) >= MATCH,
+            f"加载你的 adapter 后，模型回答：{tuned_answer[:120]!r}\n期望以此开头：{identity[:120]!r}",
+            f"With your adapter the model answered {tuned_answer[:120]!r}; expected it to start with "
+            f"{identity[:120]!r}.")
+
+
+@check(10, en="Your own inference code (PeftModel + chat template) answers 你是谁？ with the identity, prompt sliced off",
+       zh="你自己的推理代码（PeftModel + 聊天模板）回答“你是谁？”，且去掉了提示词",
+       hint_en="Apply the chat template with SYSTEM_PROMPT, generate, then drop the prompt's tokens "
+               "(output_ids[len(input_ids):]) before decoding.",
+       hint_zh="用 SYSTEM_PROMPT 套聊天模板生成，解码前去掉提示词部分（output_ids[len(input_ids):]）。",
+       depends=("test_records", "test_adapter_saved"))
+def test_student_answer(inspected, trained):
+    identity = _identity(inspected.value("records"))
+    answer = trained.value("answer")
+    require(QUESTION not in answer and "assistant\n" not in answer,
+            f"回答里还带着提示词（问题或角色名）：{answer[:160]!r}。请切掉提示词部分的 token。",
+            f"The answer still contains the prompt (the question or role names): {answer[:160]!r}. Slice the "
+            f"prompt's tokens off.")
+    require(_similar(answer, identity) >= MATCH,
+            f"你的 answer() 返回：{answer[:120]!r}\n期望以此开头：{identity[:120]!r}",
+            f"Your answer() returned {answer[:120]!r}; expected it to start with {identity[:120]!r}.")

@@ -1,0 +1,117 @@
+"""Shared by the probes: trusted code of ours that runs *inside* the sandbox, beside student code.
+
+Everything a probe writes is a claim the judge checks; nothing here is trusted by the judge.
+Each step is recorded separately, so one broken function costs only the checks that need it.
+"""
+from __future__ import annotations
+
+import enum
+import importlib.util
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+SUBMISSION = Path(os.environ.get("GRADER_SUBMISSION", "."))
+OUT = Path(os.environ.get("GRADER_OUT", "."))
+MAX_STR = 20_000
+
+
+class Recorder:
+    def __init__(self):
+        self.steps: dict[str, dict] = {}
+
+    def step(self, name: str, fn, *args, **kwargs):
+        """Run ``fn``; record its JSON-able value or the student's error. Returns the raw value."""
+        try:
+            value = fn(*args, **kwargs)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
+            self.steps[name] = {"ok": False, "error": describe_error(exc)}
+            self.save()
+            return None
+        self.steps[name] = {"ok": True, "value": to_jsonable(value)}
+        self.save()
+        return value
+
+    def note(self, name: str, value) -> None:
+        self.steps[name] = {"ok": True, "value": to_jsonable(value)}
+        self.save()
+
+    def fail(self, name: str, message: str) -> None:
+        self.steps[name] = {"ok": False, "error": message}
+        self.save()
+
+    def save(self) -> None:  # written after every step: a later crash or kill keeps what was done
+        tmp = OUT / "result.json.tmp"
+        tmp.write_text(json.dumps({"steps": self.steps}, ensure_ascii=False))
+        os.replace(tmp, OUT / "result.json")
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code}): 代码调用了 sys.exit / the code called sys.exit"
+    lines = traceback.format_exception(exc)
+    text = "".join(lines[-12:]).replace(str(SUBMISSION) + "/", "")
+    return text[-4000:]
+
+
+def to_jsonable(value, depth: int = 0):
+    if depth > 20:
+        return "<too deep>"
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return value[:MAX_STR]
+    if isinstance(value, dict):
+        return {str(k)[:200]: to_jsonable(v, depth + 1) for k, v in list(value.items())[:5000]}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return [to_jsonable(v, depth + 1) for v in list(items)[:100_000]]
+    if hasattr(value, "tolist"):
+        return to_jsonable(value.tolist(), depth + 1)
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value, depth + 1)
+    return repr(value)[:MAX_STR]
+
+
+def load_student_module(filename: str, rec: Recorder, step: str):
+    """Import SUBMISSION/filename as a module, with a clear bilingual message when it cannot be."""
+    path = SUBMISSION / filename
+    if not path.is_file():
+        rec.fail(step, f"缺少文件 {filename}：请把它放在作业文件夹里。 / missing file {filename}: "
+                       f"put it in the assignment folder.")
+        return None
+    raw = path.read_bytes()
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        rec.fail(step, f"{filename} 不是 UTF-8 编码（第 {exc.start} 字节）：请用 UTF-8 重新保存。 / "
+                       f"{filename} is not UTF-8 (byte {exc.start}): save it as UTF-8.")
+        return None
+    try:
+        compile(source, filename, "exec")
+    except SyntaxError as exc:
+        rec.fail(step, f"{filename} 第 {exc.lineno} 行有语法错误：{exc.msg}。请先运行 python {filename} 修正。 / "
+                       f"syntax error in {filename} line {exc.lineno}: {exc.msg}. Run python {filename} "
+                       f"to see it and fix it.")
+        return None
+    if str(SUBMISSION) not in sys.path:
+        sys.path.insert(1, str(SUBMISSION))  # after the probe's own folder
+    name = Path(filename).stem
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+
+    def do_import():
+        spec.loader.exec_module(module)
+        return filename
+
+    if rec.step(step, do_import) is None:
+        return None
+    return module
+
+
+def read_input() -> dict:
+    path = OUT / "input.json"
+    return json.loads(path.read_text()) if path.exists() else {}

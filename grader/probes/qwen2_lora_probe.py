@@ -1,0 +1,131 @@
+"""Probe for qwen2_lora, run inside the sandbox: `qwen2_lora_probe.py inspect|train`.
+
+inspect: the records, process_func on the judge's fresh records with the real Qwen2 tokenizer,
+         the LoraConfig and the TrainingArguments, as data.
+train:   the student's own train() under the grading profile's overrides, then the student's own
+         answer() to "你是谁？". The adapter stays in OUT/adapter for the judge to read as data.
+"""
+import os
+import sys
+
+from _probe_common import OUT, Recorder, load_student_module, read_input
+
+import torch  # noqa: E402  (imported before student code so a shadow module cannot replace it)
+import transformers  # noqa: E402
+
+
+def inspect(rec: Recorder, given: dict) -> None:
+    mod = load_student_module("train.py", rec, "import_train")
+    if mod is None:
+        return
+    rec.note("constants", {"SYSTEM_PROMPT": getattr(mod, "SYSTEM_PROMPT", None),
+                           "MAX_LENGTH": getattr(mod, "MAX_LENGTH", None)})
+    rec.step("records", lambda: _records(mod.build_records()))
+    tokenizer = transformers.AutoTokenizer.from_pretrained(os.environ["GRADER_REAL_TOKENIZER"])
+    rec.step("process_func", lambda: [_encoded(mod.process_func(dict(r), tokenizer))
+                                      for r in given["fresh_records"]])
+    rec.step("lora_config", lambda: mod.build_lora_config().to_dict())
+    rec.step("training_args", lambda: _args_summary(mod.build_training_args(str(OUT / "args-probe"))))
+
+
+def train(rec: Recorder, given: dict) -> None:
+    mod = load_student_module("train.py", rec, "import_train")
+    if mod is None:
+        return
+    model_dir = rec.step("model_dir", _resolve_model, mod)
+    if model_dir is None:
+        return
+    out_dir = str(OUT / "adapter")
+    args = rec.step("training_args", lambda: mod.build_training_args(out_dir))
+    if args is None:
+        return
+    overrides = given["overrides"]
+    args = _with_overrides(args, overrides)
+    rec.note("grading_args", _args_summary(args))
+
+    calls = {"enable_input_require_grads": 0}
+    original = transformers.PreTrainedModel.enable_input_require_grads
+
+    def counted(self, *a, **k):
+        calls["enable_input_require_grads"] += 1
+        return original(self, *a, **k)
+
+    transformers.PreTrainedModel.enable_input_require_grads = counted
+    torch.manual_seed(0)
+    trainer = rec.step("train", lambda: _summary(mod.train(model_dir, out_dir, args)))
+    rec.note("calls", calls)
+    if trainer is None:
+        return
+    infer = load_student_module("infer.py", rec, "import_infer")
+    if infer is None:
+        return
+    torch.manual_seed(0)
+    rec.step("answer", lambda: _text(infer.answer(model_dir, out_dir, given["question"])))
+
+
+def _resolve_model(mod) -> str:
+    """The student's MODEL_ID through modelscope, offline, in the grader's cache of stand-ins.
+
+    download_model() itself is not called: with no network modelscope retries for ~30 s first.
+    """
+    from modelscope import snapshot_download
+    return snapshot_download(mod.MODEL_ID, cache_dir=os.environ["MODEL_CACHE_DIR"], local_files_only=True)
+
+
+def _records(records):
+    if not isinstance(records, list):
+        raise TypeError(f"build_records() must return a list, got {type(records).__name__}")
+    return records[:5000]
+
+
+def _encoded(result):
+    if not isinstance(result, dict):
+        raise TypeError(f"process_func must return a dict, got {type(result).__name__}")
+    return {k: [int(x) for x in result[k]] for k in ("input_ids", "attention_mask", "labels") if k in result}
+
+
+def _text(value):
+    if not isinstance(value, str):
+        raise TypeError(f"answer() must return a str, got {type(value).__name__}")
+    return value
+
+
+ARG_FIELDS = ("per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs",
+              "learning_rate", "logging_steps", "gradient_checkpointing", "max_steps", "output_dir")
+
+
+def _args_summary(args):
+    if not isinstance(args, transformers.TrainingArguments):
+        raise TypeError(f"expected TrainingArguments, got {type(args).__name__}")
+    return {name: getattr(args, name, None) for name in ARG_FIELDS}
+
+
+def _with_overrides(args, overrides):
+    """The grading profile's lr/epochs for the stand-in, logging every step, no checkpoints."""
+    for name, value in overrides.items():
+        setattr(args, name, value)
+    args.logging_steps = 1
+    args.save_strategy = transformers.trainer_utils.SaveStrategy.NO
+    args.report_to = []
+    args.disable_tqdm = True
+    args.dataloader_num_workers = 0
+    return args
+
+
+def _summary(trainer):
+    if not isinstance(trainer, transformers.Trainer):
+        raise TypeError(f"train() must return the Trainer, got {type(trainer).__name__}")
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    return {"losses": losses, "global_step": trainer.state.global_step}
+
+
+def main():
+    mode = sys.argv[1]
+    rec = Recorder()
+    rec.note("started", mode)
+    {"inspect": inspect, "train": train}[mode](rec, read_input())
+    rec.note("finished", True)
+
+
+if __name__ == "__main__":
+    main()

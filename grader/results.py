@@ -1,0 +1,110 @@
+"""The result model, and Gradescope's results.json made from it."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class CheckResult:
+    assignment: str
+    name: str
+    en: str
+    zh: str
+    score: float
+    max_score: float
+    status: str            # passed | failed | skipped
+    output: str = ""
+    hint_en: str = ""
+    hint_zh: str = ""
+    visibility: str = "visible"
+    duration_s: float = 0.0
+    depends: list[str] = field(default_factory=list)   # checks skipped-with-reason when these fail
+
+
+@dataclass
+class AssignmentResult:
+    name: str
+    checks: list[CheckResult] = field(default_factory=list)
+    error: str | None = None     # why the assignment could not be graded normally, for people
+    wall_s: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.checks)
+
+
+@dataclass
+class SubmissionResult:
+    student: str
+    assignments: list[AssignmentResult]
+    profile: str
+    profile_description: str
+    sandbox: str
+    limits: str
+    grader_version: str
+    graded_at: str
+    execution_time: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(a.score for a in self.assignments)
+
+    @property
+    def max_score(self) -> float:
+        return sum(a.max_score for a in self.assignments)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SubmissionResult":
+        assignments = [AssignmentResult(name=a["name"], error=a.get("error"), wall_s=a.get("wall_s", 0.0),
+                                        checks=[CheckResult(**c) for c in a["checks"]])
+                       for a in data["assignments"]]
+        return cls(**{**data, "assignments": assignments})
+
+    def to_gradescope(self) -> dict:
+        """Gradescope's documented results.json: tests[] with score, max_score, status, name, number,
+        output, visibility; top-level score, execution_time, output. Extra data under extra_data."""
+        tests = []
+        for a_index, assignment in enumerate(self.assignments, 1):
+            for c_index, c in enumerate(assignment.checks, 1):
+                output = c.output
+                if c.status != "passed" and (c.hint_zh or c.hint_en):
+                    output += f"\n\n提示：{c.hint_zh}\nHint: {c.hint_en}"
+                tests.append({
+                    "score": c.score,
+                    "max_score": c.max_score,
+                    "status": "passed" if c.status == "passed" else "failed",
+                    "name": f"[{assignment.name}] {c.zh} / {c.en}",
+                    "number": f"{a_index}.{c_index}",
+                    "output": output.strip(),
+                    "tags": [assignment.name, c.name],
+                    "visibility": c.visibility,
+                })
+        lines = [f"{a.name}: {a.score:g}/{a.max_score:g}" + (f" ({a.error})" if a.error else "")
+                 for a in self.assignments]
+        lines.append(f"profile / 评分配置: {self.profile}; sandbox / 沙箱: {self.sandbox}")
+        return {
+            "score": self.score,
+            "execution_time": round(self.execution_time),
+            "output": "\n".join(lines),
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": tests,
+            "extra_data": {"max_score": self.max_score, "profile": self.profile, "sandbox": self.sandbox,
+                           "limits": self.limits, "grader_version": self.grader_version,
+                           "graded_at": self.graded_at},
+        }
+
+
+def dump(path, data: dict) -> None:
+    """Write JSON atomically: a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.replace(path)

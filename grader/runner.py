@@ -1,0 +1,104 @@
+"""Grade a submission: one pytest child process per assignment, over the judge's own checks.
+
+pytest runs in a child of the judge with the checks folder as its root, so nothing in the
+submission (a conftest.py, a pytest.ini, a plugin) is ever collected: student code only runs
+inside the sandbox that the checks start.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from grader import ASSIGNMENTS, __version__
+from grader.profiles import get_profile
+from grader.results import AssignmentResult, CheckResult, SubmissionResult, dump
+from grader.sandbox import Limits, detect_mode, MODE_DESCRIPTIONS
+
+CHECKS = Path(__file__).resolve().parent / "checks"
+
+
+def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, log_path: Path | None = None
+                     ) -> AssignmentResult:
+    profile = get_profile(profile_name)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="grader-pytest-") as tmp:
+        results_path = Path(tmp) / "checks.json"
+        argv = [sys.executable, "-m", "pytest", str(CHECKS / assignment), "-p", "grader.plugin",
+                "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS), "-p", "no:cacheprovider",
+                "--submission", str(assignment_dir), "--profile", profile_name,
+                "--grader-results", str(results_path), "-q", "-rN", "--color=no"]
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        budget = profile.inspect_timeout_s + profile.train_timeout_s + 600
+        try:
+            proc = subprocess.run(argv, cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, timeout=budget)
+            log, code = proc.stdout + proc.stderr, proc.returncode
+        except subprocess.TimeoutExpired as exc:
+            log, code = f"{exc.stdout or ''}{exc.stderr or ''}\n[grader: pytest timed out]", None
+        if log_path:
+            log_path.write_text(log if isinstance(log, str) else log.decode(errors="replace"))
+        checks = _read_checks(results_path, assignment)
+    error = None
+    if not checks or code not in (0, 1):
+        error = (f"评分器内部错误（pytest 退出码 {code}），请联系助教。 / Internal grader error (pytest "
+                 f"exit {code}); tell the course staff.")
+    if not assignment_dir.is_dir():
+        error = f"缺少作业文件夹 {assignment}/ / the assignment folder {assignment}/ is missing"
+    return AssignmentResult(name=assignment, checks=checks, error=error, wall_s=time.monotonic() - started)
+
+
+def _read_checks(path: Path, assignment: str) -> list[CheckResult]:
+    if not path.exists():
+        return []
+    return [CheckResult(assignment=assignment, **{k: v for k, v in entry.items() if k != "zh_en"})
+            for entry in json.loads(path.read_text())]
+
+
+def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
+                     assignments: tuple[str, ...] = ASSIGNMENTS) -> SubmissionResult:
+    """Grade every assignment of one student's folder; write results.json and report.html."""
+    from grader.report import render_submission
+
+    started = time.monotonic()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for assignment in assignments:
+        results.append(grade_assignment(submission / assignment, assignment, profile_name,
+                                        log_path=out_dir / f"{assignment}.log"))
+    profile = get_profile(profile_name)
+    result = SubmissionResult(
+        student=submission.name, assignments=results, profile=profile.name,
+        profile_description=profile.description, sandbox=MODE_DESCRIPTIONS[detect_mode()],
+        limits=Limits().describe(), grader_version=__version__,
+        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        execution_time=time.monotonic() - started)
+    dump(out_dir / "results.json", result.to_gradescope())
+    dump(out_dir / "grader-result.json", result.to_json())
+    render_submission(result, out_dir / "report.html")
+    return result
+
+
+def is_submission(path: Path) -> bool:
+    return any((path / a).is_dir() for a in ASSIGNMENTS)
+
+
+def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu", log=print) -> list[SubmissionResult]:
+    """Grade each student folder in ``folder`` into out_dir/<student>/, then the class index and CSV."""
+    from grader.report import render_class, write_grades_csv
+
+    students = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    results = []
+    for i, student in enumerate(students, 1):
+        log(f"[{i}/{len(students)}] grading {student.name} ...")
+        result = grade_submission(student, out_dir / student.name, profile_name)
+        log(f"[{i}/{len(students)}] {student.name}: {result.score:g}/{result.max_score:g}")
+        results.append(result)
+    render_class(results, out_dir / "index.html")
+    write_grades_csv(results, out_dir / "grades.csv")
+    return results

@@ -1,0 +1,260 @@
+"""Run untrusted student code in a child process the judge does not share anything with.
+
+The judge never imports or unpickles student code. A check asks the sandbox to run one of our
+probe scripts (grader/probes/) beside a *copy* of the student's assignment folder; the probe writes
+JSON (and, for training, safetensors) into an output folder, and that data is all that comes back.
+
+Strength, best first (the report says which one graded a submission):
+- ``bubblewrap`` (judge runs as root): new mount/pid/net/ipc/uts namespaces, only the Python
+  environment, the fixtures and the probes bound read-only, the copy and the output folder
+  read-write, a private /tmp, no network but its own loopback, and the code runs as the real
+  unprivileged uid 65534 (setpriv drops root after bwrap has built the mounts).
+- ``bubblewrap-userns`` (judge runs as an ordinary user, e.g. a student's laptop): the same
+  namespaces through an unprivileged user namespace; the code keeps the user's own uid.
+- ``process`` (no bwrap installed): a scrubbed environment, resource limits, a temp copy and a
+  process group killed on timeout. No filesystem or network isolation: fine for self-checks,
+  not for grading a class.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NOBODY = 65534
+PROBES_DIR = Path(__file__).resolve().parent / "probes"
+
+# Where things appear inside a bubblewrap sandbox.
+INSIDE_SUBMISSION = "/submission"
+INSIDE_OUT = "/grader/out"
+INSIDE_PROBES = "/grader/probes"
+
+
+@dataclass
+class Limits:
+    wall_s: float = 300.0
+    max_output_bytes: int = 256 * 1024      # what is kept of stdout+stderr
+    max_file_bytes: int = 2 * 1024 ** 3     # RLIMIT_FSIZE: no single file larger
+    max_processes: int = 4096               # RLIMIT_NPROC (threads count too: torch makes many)
+    cpu_threads: int = 2
+
+    def describe(self) -> str:
+        return (f"wall {self.wall_s:.0f} s, output {self.max_output_bytes // 1024} KiB, "
+                f"file size {self.max_file_bytes // 1024 ** 2} MiB, processes {self.max_processes}")
+
+
+@dataclass
+class SandboxResult:
+    returncode: int | None
+    output: str                 # stdout and stderr interleaved, capped
+    timed_out: bool
+    wall_s: float
+    output_truncated: bool
+    out_dir: Path               # what the probe wrote, on the host
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def problem(self) -> str | None:
+        """A bilingual sentence for a student when the run itself went wrong, else None."""
+        if self.timed_out:
+            return (f"超时：运行超过 {self.limits.wall_s:.0f} 秒被终止（死循环或卡住了吗？） / "
+                    f"time limit: killed after {self.limits.wall_s:.0f} s (an infinite loop or a hang?)")
+        if self.returncode is not None and self.returncode < 0:
+            sig = -self.returncode
+            name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+            if sig == signal.SIGXFSZ:
+                return (f"文件大小超出限制 {self.limits.max_file_bytes // 1024 ** 2} MiB / "
+                        f"file size limit of {self.limits.max_file_bytes // 1024 ** 2} MiB exceeded")
+            if sig == signal.SIGXCPU:
+                return "CPU 时间超出限制 / CPU time limit exceeded"
+            return f"进程被信号 {name} 终止（内存不足？） / the process was killed by {name} (out of memory?)"
+        return None
+
+
+def detect_mode() -> str:
+    if shutil.which("bwrap") is None or os.environ.get("GRADER_SANDBOX") == "process":
+        return "process"
+    return "bubblewrap" if os.geteuid() == 0 and shutil.which("setpriv") else "bubblewrap-userns"
+
+
+MODE_DESCRIPTIONS = {
+    "bubblewrap": "bubblewrap: no network, uid 65534, read-only host view, private /tmp / "
+                  "bubblewrap 沙箱：无网络、非特权用户、只读环境",
+    "bubblewrap-userns": "bubblewrap (user namespace): no network, read-only host view, your own uid / "
+                         "bubblewrap 用户命名空间沙箱：无网络、只读环境",
+    "process": "WEAK: plain child process with limits, no filesystem or network isolation (install "
+               "bubblewrap) / 弱隔离：仅子进程与资源限制（请安装 bubblewrap）",
+}
+
+
+class Sandbox:
+    """One place that knows how to start a probe over a copy of a submission folder."""
+
+    def __init__(self, *, ro_paths: list[Path], env: dict[str, str], limits: Limits | None = None,
+                 mode: str | None = None):
+        self.mode = mode or detect_mode()
+        # Paths the student code may read, bound read-only at the same path inside.
+        self.ro_paths = [Path(p).resolve() for p in ro_paths if Path(p).exists()]
+        self.env = env
+        self.limits = limits or Limits()
+
+    @property
+    def description(self) -> str:
+        return MODE_DESCRIPTIONS[self.mode]
+
+    def run_probe(self, probe: str, args: list[str], assignment_dir: Path | None, work: Path,
+                  limits: Limits | None = None) -> SandboxResult:
+        """Copy ``assignment_dir`` into ``work``, run ``probes/<probe>`` there, return what came back.
+
+        ``work`` is a fresh folder of the judge's; the copy and the output folder live under it.
+        """
+        limits = limits or self.limits
+        copy, out = work / "submission", work / "out"
+        copy.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+        if assignment_dir is not None and assignment_dir.is_dir():
+            # symlinks stay links: they cannot point at anything outside once inside the sandbox
+            shutil.copytree(assignment_dir, copy, symlinks=True, dirs_exist_ok=True)
+        if self.mode == "bubblewrap":
+            _chown_tree(copy, NOBODY)
+            _chown_tree(out, NOBODY)
+        argv, env = self._command(probe, args, copy, out)
+        return _run_limited(argv, env, limits, out)
+
+    def _command(self, probe: str, args: list[str], copy: Path, out: Path) -> tuple[list[str], dict]:
+        env = {
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "HOME": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+            "OMP_NUM_THREADS": str(self.limits.cpu_threads), "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1", "DISABLE_TELEMETRY": "1",
+            "MPLCONFIGDIR": "/tmp/mpl", "TRITON_CACHE_DIR": "/tmp/triton",
+            **self.env,
+        }
+        python = sys.executable
+        if self.mode == "process":
+            env["GRADER_SUBMISSION"], env["GRADER_OUT"] = str(copy), str(out)
+            env["HOME"] = str(out)
+            return [python, str(PROBES_DIR / probe), *args], env
+
+        env["GRADER_SUBMISSION"], env["GRADER_OUT"] = INSIDE_SUBMISSION, INSIDE_OUT
+        argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        if self.mode == "bubblewrap-userns":
+            argv += ["--unshare-user", "--cap-drop", "ALL"]
+        for top in ("usr", "etc"):
+            argv += ["--ro-bind", f"/{top}", f"/{top}"]
+        for name in ("bin", "sbin", "lib", "lib64"):
+            target = os.readlink(f"/{name}") if os.path.islink(f"/{name}") else None
+            if target:
+                argv += ["--symlink", target, f"/{name}"]
+            elif os.path.isdir(f"/{name}"):
+                argv += ["--ro-bind", f"/{name}", f"/{name}"]
+        for secret in ("/etc/shadow", "/etc/gshadow", "/etc/sudoers"):
+            if os.path.exists(secret):
+                argv += ["--ro-bind", "/dev/null", secret]
+        made: set[str] = {"/", "/usr", "/etc", "/tmp", "/dev", "/proc", "/grader"}
+        argv += ["--perms", "0755", "--dir", "/grader"]
+        binds = [(p, str(p)) for p in self._runtime_paths()] + [(PROBES_DIR, INSIDE_PROBES)]
+        for src, dest in binds:
+            argv += _parent_dirs(dest, made)
+            argv += ["--ro-bind", str(src), dest]
+        argv += ["--bind", str(copy), INSIDE_SUBMISSION, "--bind", str(out), INSIDE_OUT,
+                 "--perms", "1777", "--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc",
+                 "--chdir", INSIDE_SUBMISSION, "--clearenv"]
+        for key, value in env.items():
+            argv += ["--setenv", key, value]
+        argv += ["--"]
+        if self.mode == "bubblewrap":
+            argv += ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups",
+                     "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+        argv += [python, f"{INSIDE_PROBES}/{probe}", *args]
+        return argv, {}
+
+    def _runtime_paths(self) -> list[Path]:
+        """The interpreter, its environment and the read-only paths given by the caller."""
+        paths = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), *self.ro_paths}
+        # the venv's python may be a symlink to a base interpreter elsewhere (pyenv)
+        paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
+        system = ("/usr", "/etc")
+        return sorted(p for p in paths if not str(p).startswith(system))
+
+
+def _parent_dirs(dest: str, made: set[str]) -> list[str]:
+    """bwrap copies a parent's restrictive mode (/root is 0700): create parents 0755 ourselves."""
+    args = []
+    parts = Path(dest).parts
+    for i in range(2, len(parts)):
+        parent = str(Path(*parts[:i]))
+        if parent not in made:
+            made.add(parent)
+            args += ["--perms", "0755", "--dir", parent]
+    return args
+
+
+def _chown_tree(root: Path, uid: int) -> None:
+    os.chown(root, uid, uid, follow_symlinks=False)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+
+
+def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> SandboxResult:
+    def set_limits():  # runs in the child before exec; inherited by everything it starts
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+        cpu = int(limits.wall_s * limits.cpu_threads) + 30
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, env=env or None, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=set_limits)
+    kept = bytearray()
+    dropped = [0]
+
+    def drain():  # keep the first bytes, count and discard the rest
+        for chunk in iter(lambda: proc.stdout.read1(65536), b""):
+            room = limits.max_output_bytes - len(kept)
+            kept.extend(chunk[:max(room, 0)])
+            dropped[0] += max(len(chunk) - max(room, 0), 0)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=limits.wall_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        _kill_group(proc.pid)   # also reaps anything the code left behind in its group
+        proc.wait()
+    reader.join(timeout=5)      # a daemon that escaped the group may hold the pipe: don't wait on it
+    text = kept.decode("utf-8", errors="replace")
+    if dropped[0]:
+        text += f"\n[... {dropped[0]} bytes of output dropped / 输出过长已截断 ...]"
+    return SandboxResult(returncode=None if timed_out else proc.returncode, output=text,
+                         timed_out=timed_out, wall_s=time.monotonic() - started,
+                         output_truncated=bool(dropped[0]), out_dir=out, limits=limits)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def make_workdir(prefix: str = "grader-") -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path

@@ -1,0 +1,48 @@
+"""One broken submission per check: the bug it exists to catch, as a patch of the reference.
+
+Each entry: the check that must fail, and the patches. A broken submission loses exactly that
+check's points, plus the checks that declare it as a dependency (those are skipped, not failed).
+"""
+from __future__ import annotations
+
+PROMPT = '''        f"<|im_start|>user\\n{example['instruction'] + example['input']}<|im_end|>\\n"'''
+MASK = '''    labels = [-100] * len(instruction["input_ids"]) + response["input_ids"] + [tokenizer.pad_token_id]'''
+END_IDS = '''    input_ids = instruction["input_ids"] + response["input_ids"] + [tokenizer.pad_token_id]'''
+TARGETS = '''target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],'''
+
+BROKEN = {
+    # check name: (description, patches)
+    "test_records": ("no record teaches 你是谁？", [
+        ("train.py", '"instruction": "你是谁？"', '"instruction": "你叫什么名字？"')]),
+    "test_prompt_ids": ("the user turn drops the input field", [
+        ("train.py", PROMPT, PROMPT.replace(" + example['input']", ""))]),
+    "test_end_token": ("no end token after the response", [
+        ("train.py", END_IDS, END_IDS.replace(" + [tokenizer.pad_token_id]", "")),
+        ("train.py", MASK, MASK.replace(" + [tokenizer.pad_token_id]", "")),
+        ("train.py", 'response["attention_mask"] + [1]', 'response["attention_mask"]')]),
+    "test_label_mask": ("mask offset by one: the last prompt token is learned", [
+        ("train.py", MASK, '''    labels = ([-100] * (len(instruction["input_ids"]) - 1) + instruction["input_ids"][-1:]
+              + response["input_ids"] + [tokenizer.pad_token_id])''')]),
+    "test_attention_mask": ("the end token is not attended", [
+        ("train.py", 'response["attention_mask"] + [1]', 'response["attention_mask"] + [0]')]),
+    "test_truncation": ("no truncation at MAX_LENGTH", [
+        ("train.py", "    if len(input_ids) > MAX_LENGTH:", "    if False:")]),
+    "test_lora_targets": ("LoRA only on q_proj and v_proj", [
+        ("train.py", TARGETS, 'target_modules=["q_proj", "v_proj"],')]),
+    "test_lora_hyperparameters": ("wrong lora_alpha", [
+        ("train.py", "lora_alpha=32,", "lora_alpha=16,")]),
+    "test_training_args": ("a learning rate of 1.0", [
+        ("train.py", "learning_rate=1e-4,", "learning_rate=1.0,")]),
+    "test_training_loss_falls": ("no training: trainer.train() is never called", [
+        ("train.py", "    trainer.train()\n", "")]),
+    "test_adapter_saved": ("the adapter is never saved", [
+        ("train.py", "    model.save_pretrained(output_dir)  # adapter_model.safetensors + adapter_config.json\n", "")]),
+    "test_judge_answer": ("answer() hard-codes the identity; the adapter learned another one", [
+        ("train.py", "    dataset = Dataset.from_list(build_records())",
+         "    dataset = Dataset.from_list([dict(r, output='我是另一个助手，和记录里说的不一样。') for r in build_records()])"),
+        ("infer.py", "    return tokenizer.batch_decode(generated_ids, skip_special_tokens=True)[0]",
+         "    from train import build_records\n"
+         "    return next(r['output'] for r in build_records() if r['instruction'] == question)")]),
+    "test_student_answer": ("the answer is not sliced off the prompt", [
+        ("infer.py", "    generated_ids = [\n        output_ids[len(input_ids):]", "    generated_ids = [\n        output_ids")]),
+}

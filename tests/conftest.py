@@ -1,0 +1,53 @@
+"""Shared helpers of the harness's own tests: build submissions from the reference or the stub
+with small patches, and grade them through the real runner (sandbox and all)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.profiles import REPO
+from grader.runner import grade_submission
+
+# Short limits so that hangs cost seconds, not minutes, in CI (real runs take ~5 s and ~40 s).
+TEST_TIMEOUTS = {"GRADER_INSPECT_TIMEOUT_S": "60", "GRADER_TRAIN_TIMEOUT_S": "240"}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _short_timeouts():
+    mp = pytest.MonkeyPatch()
+    for key, value in TEST_TIMEOUTS.items():
+        mp.setenv(key, value)
+    yield
+    mp.undo()
+
+
+def make_submission(root: Path, base: str = "reference", patches=(), files=None, drop=()) -> Path:
+    """A student folder root/<name>/qwen2_lora made from reference/ or assignments/ (the stub).
+
+    patches: (filename, old, new) replacements; `old` must be present, so a patch can never
+    silently stop applying when the reference changes. files: {relative path: text or bytes}.
+    """
+    src = REPO / ("reference" if base == "reference" else "assignments") / "qwen2_lora"
+    dest = root / "qwen2_lora"
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    for filename, old, new in patches:
+        path = dest / filename
+        text = path.read_text(encoding="utf-8")
+        assert old in text, f"patch target not found in {filename}: {old!r}"
+        path.write_text(text.replace(old, new), encoding="utf-8")
+    for rel, content in (files or {}).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    for rel in drop:
+        (root / rel).unlink()
+    return root
+
+
+def grade(submission: Path, out: Path):
+    """Grade through the real runner; return (SubmissionResult, {check name: CheckResult})."""
+    result = grade_submission(submission, out)
+    checks = {c.name: c for a in result.assignments for c in a.checks}
+    return result, checks

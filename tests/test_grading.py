@@ -1,0 +1,47 @@
+"""End to end: the reference scores full marks, the stub zero, each broken submission loses
+exactly the check it exists for (and the checks that depend on it)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.broken_submissions import BROKEN
+from tests.conftest import grade, make_submission
+
+
+def _lost_with(check: str, checks: dict) -> set[str]:
+    """The check and, transitively, every check that depends on it."""
+    lost, changed = {check}, True
+    while changed:
+        changed = False
+        for name, c in checks.items():
+            if name not in lost and lost & set(c.depends):
+                lost.add(name)
+                changed = True
+    return lost
+
+
+def test_reference_scores_full_marks(tmp_path):
+    result, checks = grade(make_submission(tmp_path / "ref"), tmp_path / "out")
+    failed = {n: c.output for n, c in checks.items() if c.status != "passed"}
+    assert not failed, failed
+    assert result.score == result.max_score == 100
+    assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "results.json").exists()
+
+
+def test_untouched_stub_scores_zero(tmp_path):
+    result, checks = grade(make_submission(tmp_path / "stub", base="stub"), tmp_path / "out")
+    assert result.score == 0, {n: c.status for n, c in checks.items()}
+    assert len(checks) == len(BROKEN)          # every check has its broken submission
+    assert "NotImplementedError" in checks["test_records"].output
+
+
+@pytest.mark.parametrize("check", sorted(BROKEN))
+def test_broken_submission_loses_only_its_check(check, tmp_path):
+    description, patches = BROKEN[check]
+    result, checks = grade(make_submission(tmp_path / check, patches=patches), tmp_path / "out")
+    assert checks[check].status == "failed", f"{description}: {checks[check].output}"
+    expected_lost = _lost_with(check, checks)
+    lost = {n for n, c in checks.items() if c.status != "passed"}
+    assert lost == expected_lost, {n: checks[n].output for n in lost ^ expected_lost}
+    assert all(checks[n].status == "skipped" for n in expected_lost - {check})
+    assert result.score == 100 - sum(checks[n].max_score for n in expected_lost)
