@@ -17,6 +17,7 @@ Strength, best first (the report says which one graded a submission):
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -44,11 +45,92 @@ class Limits:
     max_output_bytes: int = 256 * 1024      # what is kept of stdout+stderr
     max_file_bytes: int = 2 * 1024 ** 3     # RLIMIT_FSIZE: no single file larger
     max_processes: int = 4096               # RLIMIT_NPROC (threads count too: torch makes many)
+    memory_bytes: int = 8 * 1024 ** 3       # a memory cgroup, where this machine lets us make one
     cpu_threads: int = 2
 
     def describe(self) -> str:
-        return (f"wall {self.wall_s:.0f} s, output {self.max_output_bytes // 1024} KiB, "
+        memory = (f"memory {self.memory_bytes // 1024 ** 3} GiB" if MemoryCgroup.available()
+                  else "memory: no limit (no writable memory cgroup)")
+        return (f"wall {self.wall_s:.0f} s, {memory}, output {self.max_output_bytes // 1024} KiB, "
                 f"file size {self.max_file_bytes // 1024 ** 2} MiB, processes {self.max_processes}")
+
+
+class MemoryCgroup:
+    """A child memory cgroup (v1 or v2) that the sandboxed process joins before exec.
+
+    RLIMIT_AS is not used: it counts address space, not memory, and breaks CUDA and some
+    allocators. A cgroup limits what is really used, and its OOM kill is counted so the report
+    can say "memory limit exceeded" instead of showing a bare SIGKILL.
+    """
+
+    def __init__(self, limit_bytes: int):
+        self.path = None
+        base = self._base()
+        if base is None:
+            return
+        path = base / f"grader-{os.getpid()}-{time.monotonic_ns()}"
+        try:
+            path.mkdir()
+            if self._v2(base):
+                (path / "memory.max").write_text(str(limit_bytes))
+                (path / "memory.swap.max").write_text("0") if (path / "memory.swap.max").exists() else None
+            else:
+                (path / "memory.limit_in_bytes").write_text(str(limit_bytes))
+            self.path = path
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+
+    @staticmethod
+    def _v2(base: Path) -> bool:
+        return (base / "cgroup.controllers").exists()
+
+    @staticmethod
+    def _base() -> Path | None:
+        """Our own memory cgroup, if we may create children in it (v1 'memory' or v2 unified)."""
+        try:
+            lines = Path("/proc/self/cgroup").read_text().splitlines()
+        except OSError:
+            return None
+        candidates = []
+        for line in lines:
+            _, controllers, rel = line.split(":", 2)
+            if "memory" in controllers.split(","):
+                candidates.append(Path("/sys/fs/cgroup/memory") / rel.lstrip("/"))
+            elif controllers == "":
+                unified = Path("/sys/fs/cgroup") / rel.lstrip("/")
+                with contextlib.suppress(OSError):
+                    if "memory" in (unified / "cgroup.controllers").read_text().split():
+                        candidates.append(unified)
+        return next((c for c in candidates if c.is_dir() and os.access(c, os.W_OK)), None)
+
+    @classmethod
+    def available(cls) -> bool:
+        return cls._base() is not None
+
+    def join(self) -> None:  # in the child, before exec
+        if self.path:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def oom_killed(self) -> bool:
+        """Did the kernel OOM-kill something in this cgroup? (memory.events v2, oom_control v1)"""
+        if not self.path:
+            return False
+        name = "memory.events" if self._v2(self.path.parent) else "memory.oom_control"
+        try:
+            counters = dict(line.split() for line in (self.path / name).read_text().splitlines())
+            return int(counters.get("oom_kill", 0)) > 0
+        except (OSError, ValueError):
+            return False
+
+    def remove(self) -> None:
+        if self.path:
+            for _ in range(50):   # the last processes may take a moment to leave
+                try:
+                    self.path.rmdir()
+                    return
+                except OSError:
+                    time.sleep(0.1)
 
 
 @dataclass
@@ -60,10 +142,14 @@ class SandboxResult:
     output_truncated: bool
     out_dir: Path               # what the probe wrote, on the host
     limits: Limits = field(default_factory=Limits)
+    oom_killed: bool = False
 
     @property
     def problem(self) -> str | None:
         """A bilingual sentence for a student when the run itself went wrong, else None."""
+        if self.oom_killed:
+            gib = self.limits.memory_bytes / 1024 ** 3
+            return f"超出内存限制 {gib:g} GiB，进程被终止 / memory limit {gib:g} GiB exceeded, the process was killed"
         if self.timed_out:
             return (f"超时：运行超过 {self.limits.wall_s:.0f} 秒被终止（死循环或卡住了吗？） / "
                     f"time limit: killed after {self.limits.wall_s:.0f} s (an infinite loop or a hang?)")
@@ -209,7 +295,10 @@ def _chown_tree(root: Path, uid: int) -> None:
 
 
 def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> SandboxResult:
+    cgroup = MemoryCgroup(limits.memory_bytes)
+
     def set_limits():  # runs in the child before exec; inherited by everything it starts
+        cgroup.join()
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
@@ -242,9 +331,11 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> Sandb
     text = kept.decode("utf-8", errors="replace")
     if dropped[0]:
         text += f"\n[... {dropped[0]} bytes of output dropped / 输出过长已截断 ...]"
+    oom = cgroup.oom_killed()
+    cgroup.remove()
     return SandboxResult(returncode=None if timed_out else proc.returncode, output=text,
                          timed_out=timed_out, wall_s=time.monotonic() - started,
-                         output_truncated=bool(dropped[0]), out_dir=out, limits=limits)
+                         output_truncated=bool(dropped[0]), out_dir=out, limits=limits, oom_killed=oom)
 
 
 def _kill_group(pgid: int) -> None:

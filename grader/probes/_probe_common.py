@@ -51,9 +51,11 @@ class Recorder:
 def describe_error(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"SystemExit({exc.code}): 代码调用了 sys.exit / the code called sys.exit"
-    lines = traceback.format_exception(exc)
-    text = "".join(lines[-12:]).replace(str(SUBMISSION) + "/", "")
-    return text[-4000:]
+    # the student's frames only: our probe's own frames would only confuse them
+    probes = str(Path(__file__).resolve().parent)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(probes)]
+    text = "".join(traceback.format_list(frames[-8:]) + traceback.format_exception_only(exc))
+    return text.replace(str(SUBMISSION) + "/", "")[-4000:]
 
 
 def to_jsonable(value, depth: int = 0):

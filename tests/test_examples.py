@@ -1,0 +1,35 @@
+"""`make demo`'s class: the CLI grades a folder of submissions into reports, an index and a CSV."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+from grader.profiles import REPO
+from tests.test_results_format import validate_gradescope
+
+
+def test_cli_grades_the_example_class(tmp_path):
+    out = tmp_path / "reports"
+    proc = subprocess.run([sys.executable, "-m", "grader.cli", "run", str(REPO / "examples" / "submissions"),
+                           "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {r["student"]: r for r in csv.DictReader((out / "grades.csv").open())}
+    assert {k: v["total"] for k, v in rows.items()} == {"alice": "100", "bob": "90", "carol": "0"}
+    for student in rows:
+        data = json.loads((out / student / "results.json").read_text())
+        validate_gradescope(data)
+        assert (out / student / "report.html").exists()
+    bob = json.loads((out / "bob" / "results.json").read_text())
+    assert [t["tags"][1] for t in bob["tests"] if t["status"] == "failed"] == ["test_label_mask"]
+    carol = (out / "carol" / "report.html").read_text()
+    assert "TrainingArgs" in carol          # the student sees why it did not import
+    index = (out / "index.html").read_text()
+    assert all(f'href="{s}/report.html"' in index for s in rows)
+
+
+def test_cli_rejects_a_missing_folder(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "grader.cli", "run", str(tmp_path / "nope"), "--out",
+                           str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "not a folder" in proc.stderr

@@ -1,0 +1,129 @@
+"""The sandbox holds: student-like code runs as nobody, sees no repo, no network, no host /tmp,
+cannot outlive its time limit, and cannot flood the judge with output."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.profiles import REPO, fixtures_dir
+from grader.sandbox import Limits, MemoryCgroup, Sandbox, detect_mode
+
+needs_bwrap = pytest.mark.skipif(detect_mode() == "process", reason="bubblewrap is not installed")
+
+
+def run_code(tmp_path: Path, code: str, wall_s: float = 60, **limits):
+    sub = tmp_path / "sub"
+    sub.mkdir(exist_ok=True)
+    (sub / "payload.py").write_text(code)
+    sandbox = Sandbox(ro_paths=[fixtures_dir()], env={})
+    work = tmp_path / "work"
+    return sandbox.run_probe("run_file_probe.py", ["payload.py"], sub, work, Limits(wall_s=wall_s, **limits))
+
+
+@needs_bwrap
+def test_runs_as_nobody_with_a_read_only_host_view(tmp_path):
+    canary = tmp_path / "host-canary.txt"
+    canary.write_text("secret")
+    res = run_code(tmp_path, f"""
+import os, json
+seen = {{}}
+for p in [{str(REPO / 'reference')!r}, {str(REPO / 'grader' / 'checks')!r}, {str(canary)!r}, "/home/x", "/work/main/.git"]:
+    seen[p] = os.path.exists(p)
+# /root appears only as the parent of a bound interpreter (pyenv), never with its own files
+root_entries = os.listdir("/root") if os.path.isdir("/root") else []
+json.dump({{"uid": os.getuid(), "seen": seen, "root": root_entries}}, open("/grader/out/facts.json", "w"))
+try:
+    open("/usr/evil", "w"); json.dump({{"wrote_usr": True}}, open("/grader/out/usr.json", "w"))
+except OSError:
+    pass
+""")
+    facts = json.loads((res.out_dir / "facts.json").read_text())
+    assert res.returncode == 0, res.output
+    assert facts["uid"] == 65534 or detect_mode() == "bubblewrap-userns"
+    assert not any(facts["seen"].values()), facts["seen"]
+    assert set(facts["root"]) <= {".pyenv"}, facts["root"]
+    assert not (res.out_dir / "usr.json").exists()
+
+
+@needs_bwrap
+def test_no_network_not_even_the_hosts_loopback(tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    accepted = []
+
+    def accept():
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                accepted.append(server.accept())
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    res = run_code(tmp_path, f"""
+import socket, json
+results = {{}}
+for host, port in [("127.0.0.1", {port}), ("1.1.1.1", 80), ("8.8.8.8", 53)]:
+    try:
+        socket.create_connection((host, port), timeout=3).close(); results[host] = "connected"
+    except OSError as e:
+        results[host] = type(e).__name__
+json.dump(results, open("/grader/out/net.json", "w"))
+""")
+    t.join()
+    server.close()
+    results = json.loads((res.out_dir / "net.json").read_text())
+    assert "connected" not in results.values(), results
+    assert not accepted
+
+
+def test_timeout_kills_the_whole_tree(tmp_path):
+    marker = tmp_path / "work" / "out" / "alive"
+    started = time.monotonic()
+    res = run_code(tmp_path, """
+import os, time, subprocess, sys
+out = os.environ["GRADER_OUT"]
+if os.fork() == 0:          # a grandchild that tries to outlive the grading
+    os.setsid()
+    time.sleep(4)
+    open(os.path.join(out, "alive"), "w").write("still here")
+    os._exit(0)
+while True:
+    pass
+""", wall_s=2)
+    assert res.timed_out and "time limit" in res.problem
+    assert time.monotonic() - started < 15
+    time.sleep(5)
+    assert not marker.exists() or detect_mode() == "process"
+
+
+def test_output_is_capped(tmp_path):
+    res = run_code(tmp_path, "import sys\nfor _ in range(20000): sys.stdout.write('x' * 1000 + '\\n')\n",
+                   max_output_bytes=10_000)
+    assert res.output_truncated and len(res.output) < 12_000
+    assert "dropped" in res.output
+
+
+def test_environment_is_scrubbed(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_TEST_SECRET", "hunter2")
+    res = run_code(tmp_path, "import os, json\njson.dump(dict(os.environ), open(os.environ['GRADER_OUT'] + '/env.json', 'w'))\n")
+    env = json.loads((res.out_dir / "env.json").read_text())
+    assert "GRADER_TEST_SECRET" not in env and "hunter2" not in json.dumps(env)
+
+
+@pytest.mark.skipif(not MemoryCgroup.available(), reason="no writable memory cgroup on this machine")
+def test_memory_limit_is_reported_as_such(tmp_path):
+    res = run_code(tmp_path, "blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 1024 * 1024))\n",
+                   memory_bytes=512 * 1024 ** 2)
+    assert res.oom_killed, res.output
+    assert "memory limit" in res.problem and "内存" in res.problem
