@@ -75,7 +75,8 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
     result = SubmissionResult(
         student=submission.name, assignments=results, profile=profile.name,
         profile_description=profile.description, sandbox=MODE_DESCRIPTIONS[detect_mode()],
-        limits=Limits().describe(), grader_version=__version__,
+        limits=f"time: inspect {profile.inspect_timeout_s:.0f} s, train {profile.train_timeout_s:.0f} s; "
+               f"{Limits().describe()}", grader_version=__version__,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         execution_time=time.monotonic() - started)
     dump(out_dir / "results.json", result.to_gradescope())

@@ -51,7 +51,7 @@ class Limits:
     def describe(self) -> str:
         memory = (f"memory {self.memory_bytes // 1024 ** 3} GiB" if MemoryCgroup.available()
                   else "memory: no limit (no writable memory cgroup)")
-        return (f"wall {self.wall_s:.0f} s, {memory}, output {self.max_output_bytes // 1024} KiB, "
+        return (f"{memory}, output {self.max_output_bytes // 1024} KiB, "
                 f"file size {self.max_file_bytes // 1024 ** 2} MiB, processes {self.max_processes}")
 
 

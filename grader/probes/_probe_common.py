@@ -49,6 +49,8 @@ class Recorder:
 
 
 def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, NotImplementedError):
+        return f"还没有完成：{exc} / not implemented yet: {exc}"
     if isinstance(exc, SystemExit):
         return f"SystemExit({exc.code}): 代码调用了 sys.exit / the code called sys.exit"
     # the student's frames only: our probe's own frames would only confuse them

@@ -43,17 +43,10 @@ def train(rec: Recorder, given: dict) -> None:
     args = _with_overrides(args, overrides)
     rec.note("grading_args", _args_summary(args))
 
-    calls = {"enable_input_require_grads": 0}
-    original = transformers.PreTrainedModel.enable_input_require_grads
-
-    def counted(self, *a, **k):
-        calls["enable_input_require_grads"] += 1
-        return original(self, *a, **k)
-
-    transformers.PreTrainedModel.enable_input_require_grads = counted
+    # No check that enable_input_require_grads() is called with gradient checkpointing: since
+    # transformers 5 / peft 0.21 gradient_checkpointing_enable() and PEFT call it themselves.
     torch.manual_seed(0)
     trainer = rec.step("train", lambda: _summary(mod.train(model_dir, out_dir, args)))
-    rec.note("calls", calls)
     if trainer is None:
         return
     infer = load_student_module("infer.py", rec, "import_infer")

@@ -63,6 +63,19 @@ def _encodings(inspected, real_tokenizer, fresh_records):
     return rows[:-1], rows[-1]   # short records, the long one
 
 
+def _prompt_len(ids: list[int], response: list[int], expected: int) -> int:
+    """Where the student's own prompt ends: just before the last occurrence of the response ids.
+
+    The end-token and mask checks measure against the student's own prompt, so a wrong prompt
+    costs the prompt check only, not three checks at once.
+    """
+    n = len(response)
+    for start in range(len(ids) - n, -1, -1):
+        if ids[start:start + n] == response:
+            return start
+    return expected
+
+
 def _show(tokenizer, ids, start, width=12) -> str:
     return repr(tokenizer.decode([i for i in ids[max(start - 2, 0):start + width] if i >= 0]))
 
@@ -126,7 +139,8 @@ def test_end_token(inspected, real_tokenizer, fresh_records):
     ends = {real_tokenizer.pad_token_id, real_tokenizer.eos_token_id}
     for record, enc, prompt, response, _end in short:
         ids, labels = enc["input_ids"], enc["labels"]
-        require(len(ids) == len(prompt) + len(response) + 1 and ids[-1] in ends and labels[-1] == ids[-1],
+        p = _prompt_len(ids, response, len(prompt))
+        require(len(ids) == p + len(response) + 1 and ids[-1] in ends and labels[-1] == ids[-1],
                 f"回答之后应恰好有一个结束符（<|endoftext|> 或 <|im_end|>）；最后的 token 是 "
                 f"{_show(real_tokenizer, ids, len(ids) - 3)}",
                 "Exactly one end token (<|endoftext|> or <|im_end|>) must follow the response in input_ids "
@@ -141,12 +155,13 @@ def test_label_mask(inspected, real_tokenizer, fresh_records):
     short, _ = _encodings(inspected, real_tokenizer, fresh_records)
     for record, enc, prompt, response, _end in short:
         labels = enc["labels"]
+        p = _prompt_len(enc["input_ids"], response, len(prompt))
         masked = sum(1 for x in labels if x == -100)
-        require(labels[:len(prompt)] == [-100] * len(prompt) and masked == len(prompt),
-                f"提示词有 {len(prompt)} 个 token，labels 里却有 {masked} 个 -100（位置也要对）。",
-                f"The prompt has {len(prompt)} tokens but labels hold {masked} -100s (they must cover exactly "
+        require(labels[:p] == [-100] * p and masked == p,
+                f"提示词有 {p} 个 token，labels 里却有 {masked} 个 -100（位置也要对）。",
+                f"The prompt has {p} tokens but labels hold {masked} -100s (they must cover exactly "
                 f"the prompt).")
-        require(labels[len(prompt):len(prompt) + len(response)] == response,
+        require(labels[p:p + len(response)] == response,
                 "提示词之后的 labels 应该等于回答的 token ids。",
                 "After the prompt, labels must equal the response's token ids.")
 
@@ -246,11 +261,6 @@ def test_training_loss_falls(trained):
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     require(last < 0.5 * first, f"损失没有明显下降：开始 {first:.3f}，最后 {last:.3f}。",
             f"The loss did not fall enough: {first:.3f} at the start, {last:.3f} at the end.")
-    calls = trained.value("calls")
-    args = trained.value("grading_args")
-    require(not args.get("gradient_checkpointing") or calls.get("enable_input_require_grads", 0) > 0,
-            "开启了 gradient_checkpointing，却没有调用 model.enable_input_require_grads()。",
-            "gradient_checkpointing is on but model.enable_input_require_grads() was never called.")
 
 
 @check(5, en="The adapter is saved as safetensors with its adapter_config.json",
@@ -261,8 +271,8 @@ def test_training_loss_falls(trained):
 def test_adapter_saved(trained):
     trained.value("train")
     folder = trained.result.out_dir / "adapter"
-    read_lora_config(folder)
     tensors = read_safetensors(folder)
+    read_lora_config(folder)
     require(any("lora_A" in k for k in tensors) and any("lora_B" in k for k in tensors),
             "adapter_model.safetensors 里没有 lora_A / lora_B 权重。",
             "adapter_model.safetensors holds no lora_A / lora_B weights.")
