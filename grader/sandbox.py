@@ -18,6 +18,7 @@ Strength, best first (the report says which one graded a submission):
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import resource
 import shutil
@@ -73,7 +74,6 @@ class MemoryCgroup:
             path.mkdir()
             if self._v2(base):
                 (path / "memory.max").write_text(str(limit_bytes))
-                (path / "memory.swap.max").write_text("0") if (path / "memory.swap.max").exists() else None
             else:
                 (path / "memory.limit_in_bytes").write_text(str(limit_bytes))
             self.path = path
@@ -105,12 +105,17 @@ class MemoryCgroup:
         return next((c for c in candidates if c.is_dir() and os.access(c, os.W_OK)), None)
 
     @classmethod
+    @functools.cache
     def available(cls) -> bool:
-        return cls._base() is not None
+        """Can this machine give a sandbox a memory limit? (tried once, for the reports)"""
+        probe = cls(1 << 30)
+        probe.remove()
+        return probe.path is not None
 
     def join(self) -> None:  # in the child, before exec
         if self.path:
-            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+            with contextlib.suppress(OSError):
+                (self.path / "cgroup.procs").write_text(str(os.getpid()))
 
     def oom_killed(self) -> bool:
         """Did the kernel OOM-kill something in this cgroup? (memory.events v2, oom_control v1)"""
@@ -249,13 +254,14 @@ class Sandbox:
             if os.path.exists(secret):
                 argv += ["--ro-bind", "/dev/null", secret]
         made: set[str] = {"/", "/usr", "/etc", "/tmp", "/dev", "/proc", "/grader"}
-        argv += ["--perms", "0755", "--dir", "/grader"]
+        # /tmp first: a tmpfs mounted after them would hide binds that live under /tmp (a CI clone)
+        argv += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/grader"]
         binds = [(p, str(p)) for p in self._runtime_paths()] + [(PROBES_DIR, INSIDE_PROBES)]
         for src, dest in binds:
             argv += _parent_dirs(dest, made)
             argv += ["--ro-bind", str(src), dest]
         argv += ["--bind", str(copy), INSIDE_SUBMISSION, "--bind", str(out), INSIDE_OUT,
-                 "--perms", "1777", "--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc",
+                 "--dev", "/dev", "--proc", "/proc",
                  "--chdir", INSIDE_SUBMISSION, "--clearenv"]
         for key, value in env.items():
             argv += ["--setenv", key, value]

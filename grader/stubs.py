@@ -28,9 +28,9 @@ def make_stub(source: str, filename: str = "<source>") -> str:
             if inside:
                 raise ValueError(f"{filename}:{number}: nested BEGIN SOLUTION")
             inside, indent = True, m.group(1)
-            name = function or "this step"
-            out.append(f"{indent}# TODO(学生 / student): 完成 {name}，见上面的说明 / implement {name} as described above\n")
-            out.append(f'{indent}raise NotImplementedError("请完成 {name} / implement {name}")\n')
+            zh, en = (function, function) if indent and function else ("这一步", "this step")
+            out.append(f"{indent}# TODO(学生 / student): 完成 {zh}，见上面的说明 / implement {en} as described above\n")
+            out.append(f'{indent}raise NotImplementedError("请完成 {zh} / implement {en}")\n')
         elif END.match(line):
             if not inside:
                 raise ValueError(f"{filename}:{number}: END SOLUTION without BEGIN")

@@ -127,3 +127,20 @@ def test_memory_limit_is_reported_as_such(tmp_path):
                    memory_bytes=512 * 1024 ** 2)
     assert res.oom_killed, res.output
     assert "memory limit" in res.problem and "内存" in res.problem
+
+
+@needs_bwrap
+def test_read_only_paths_under_tmp_stay_visible(tmp_path):
+    """A clone under /tmp (as in CI) keeps its venv and fixtures visible under the private /tmp."""
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o755)
+    (data / "fact.txt").write_text("visible")
+    (data / "fact.txt").chmod(0o644)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "payload.py").write_text(f"import json\njson.dump(open({str(data / 'fact.txt')!r}).read(), "
+                                    f"open('/grader/out/fact.json', 'w'))\n")
+    sandbox = Sandbox(ro_paths=[data], env={})
+    res = sandbox.run_probe("run_file_probe.py", ["payload.py"], sub, tmp_path / "work", Limits(wall_s=60))
+    assert json.loads((res.out_dir / "fact.json").read_text()) == "visible", res.output

@@ -79,8 +79,8 @@ def to_jsonable(value, depth: int = 0):
     return repr(value)[:MAX_STR]
 
 
-def load_student_module(filename: str, rec: Recorder, step: str):
-    """Import SUBMISSION/filename as a module, with a clear bilingual message when it cannot be."""
+def check_source(filename: str, rec: Recorder, step: str) -> Path | None:
+    """SUBMISSION/filename if it exists, is UTF-8 and compiles; else a clear bilingual failure."""
     path = SUBMISSION / filename
     if not path.is_file():
         rec.fail(step, f"缺少文件 {filename}：请把它放在作业文件夹里。 / missing file {filename}: "
@@ -99,6 +99,14 @@ def load_student_module(filename: str, rec: Recorder, step: str):
         rec.fail(step, f"{filename} 第 {exc.lineno} 行有语法错误：{exc.msg}。请先运行 python {filename} 修正。 / "
                        f"syntax error in {filename} line {exc.lineno}: {exc.msg}. Run python {filename} "
                        f"to see it and fix it.")
+        return None
+    return path
+
+
+def load_student_module(filename: str, rec: Recorder, step: str):
+    """Import SUBMISSION/filename as a module, with a clear bilingual message when it cannot be."""
+    path = check_source(filename, rec, step)
+    if path is None:
         return None
     if str(SUBMISSION) not in sys.path:
         sys.path.insert(1, str(SUBMISSION))  # after the probe's own folder

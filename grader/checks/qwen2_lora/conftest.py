@@ -2,41 +2,13 @@
 from __future__ import annotations
 
 import secrets
-import shutil
-from pathlib import Path
 
 import pytest
 
 from grader.checks.probe_run import ProbeRun, run_probe
 from grader.checks.qwen2_lora import fresh
 from grader.checks.qwen2_lora.fresh import QUESTION
-from grader.profiles import Profile, fixtures_dir, get_profile
-from grader.sandbox import Limits, Sandbox, make_workdir
-
-
-@pytest.fixture(scope="session")
-def profile(request) -> Profile:
-    return get_profile(request.config.getoption("--profile"))
-
-
-@pytest.fixture(scope="session")
-def assignment_dir(request) -> Path:
-    return Path(request.config.getoption("--submission")).resolve()
-
-
-@pytest.fixture(scope="session")
-def sandbox(profile) -> Sandbox:
-    return Sandbox(ro_paths=[fixtures_dir()],
-                   env={"MODEL_CACHE_DIR": str(profile.modelscope_cache),
-                        "MODELSCOPE_CACHE": str(profile.modelscope_cache),
-                        "GRADER_REAL_TOKENIZER": str(profile.real_tokenizer)})
-
-
-@pytest.fixture(scope="session")
-def workdir():
-    path = make_workdir("grader-qwen2-lora-")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+from grader.sandbox import Limits
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ only compare what came back with what we compute ourselves from the same fresh i
 """
 from __future__ import annotations
 
+import copy
 import difflib
 
 import pytest
@@ -23,16 +24,6 @@ MATCH = 0.9  # similarity of an answer's start to the taught identity (difflib r
 def real_tokenizer(profile):
     from transformers import AutoTokenizer
     return AutoTokenizer.from_pretrained(profile.real_tokenizer)
-
-
-@pytest.fixture(scope="session")
-def standin(profile):
-    """The grader's own stand-in base model and tokenizer (trusted fixtures, never student files)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    path = profile.modelscope_cache / "qwen" / "Qwen2-7B-Instruct"
-    torch.manual_seed(0)
-    return AutoTokenizer.from_pretrained(path), lambda: AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
 
 
 def _system_prompt(inspected) -> str:
@@ -287,7 +278,7 @@ def test_adapter_saved(trained):
 def test_judge_answer(inspected, trained, standin):
     import torch
     identity = _identity(inspected.value("records"))
-    tokenizer, load_base = standin
+    tokenizer, load = standin
     prompt = tokenizer(chatml_prompt(_system_prompt(inspected), QUESTION), return_tensors="pt")
     budget = len(tokenizer(identity, add_special_tokens=False)["input_ids"]) + 16
 
@@ -296,8 +287,8 @@ def test_judge_answer(inspected, trained, standin):
             out = model.generate(**prompt, do_sample=False, max_new_tokens=budget)
         return tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
 
-    base_answer = generate(load_base())
-    tuned_answer = generate(attach_lora(load_base(), trained.result.out_dir / "adapter"))
+    base_answer = generate(load())
+    tuned_answer = generate(attach_lora(copy.deepcopy(load()), trained.result.out_dir / "adapter"))
     require(_similar(base_answer, identity) < MATCH,
             "未训练的基座模型已经能给出这个回答：请教它一个有意义的身份。",
             "The untrained base model already gives this answer: teach a real identity.")

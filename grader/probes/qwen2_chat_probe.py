@@ -1,0 +1,113 @@
+"""Probe for qwen2_chat, run inside the sandbox: drive the student's chatBot.py with Streamlit's AppTest.
+
+Records, as data: the page after each step (title, caption, sidebar sliders, chat input, chat
+messages), every `generate` call (prompt ids, the length arguments, the seed we set, the model's
+dtype and the output ids) and how many times a model and a tokenizer were loaded.
+The judge recomputes each answer itself from the same prompt ids and seed.
+"""
+import os
+import sys
+
+from _probe_common import Recorder, check_source, read_input
+
+import torch  # noqa: E402  (before student code, so a shadow module cannot replace it)
+import transformers  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+GENERATE_KWARGS = ("max_new_tokens", "max_length", "min_new_tokens", "do_sample", "temperature", "top_p",
+                   "top_k", "repetition_penalty", "num_beams")
+
+
+def instrument(seeds: list[int]) -> tuple[dict, list]:
+    loads = {"model": 0, "tokenizer": 0}
+    calls = []
+    model_load = transformers.PreTrainedModel.from_pretrained.__func__
+    tokenizer_load = transformers.PreTrainedTokenizerBase.from_pretrained.__func__
+    generate = transformers.GenerationMixin.generate
+
+    def load_model(cls, *a, **k):
+        loads["model"] += 1
+        return model_load(cls, *a, **k)
+
+    def load_tokenizer(cls, *a, **k):
+        loads["tokenizer"] += 1
+        return tokenizer_load(cls, *a, **k)
+
+    def recorded_generate(self, *args, **kwargs):
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        seed = seeds[len(calls) % len(seeds)]
+        torch.manual_seed(seed)  # the judge replays this call with the same seed
+        output = generate(self, *args, **kwargs)
+        sequences = getattr(output, "sequences", output)
+        calls.append({
+            "input_ids": input_ids[0].tolist() if input_ids is not None else None,
+            "kwargs": {k: kwargs[k] for k in GENERATE_KWARGS if k in kwargs and isinstance(kwargs[k], (int, float, bool))},
+            "seed": seed, "dtype": str(self.dtype).removeprefix("torch."),
+            "output_ids": sequences[0].tolist(),
+        })
+        return output
+
+    transformers.PreTrainedModel.from_pretrained = classmethod(load_model)
+    transformers.PreTrainedTokenizerBase.from_pretrained = classmethod(load_tokenizer)
+    transformers.GenerationMixin.generate = recorded_generate
+    return loads, calls
+
+
+def page(at) -> dict:
+    """What a person sees, as data."""
+    def texts(elements):
+        return [str(e.value) for e in elements]
+
+    return {
+        "exception": [str(e.value)[:2000] for e in at.exception],
+        "title": texts(at.title),
+        "caption": texts(at.caption),
+        "sidebar_sliders": [{"label": s.label, "min": s.min, "max": s.max, "value": s.value, "step": s.step}
+                            for s in at.sidebar.slider],
+        "chat_inputs": len(at.chat_input),
+        "messages": [{"role": m.name, "text": "\n".join(texts(m.markdown))} for m in at.chat_message],
+    }
+
+
+def run_step(at, action, timeout):
+    action(at).run(timeout=timeout)
+    if at.exception:
+        raise RuntimeError("\n".join(str(e.value) for e in at.exception)[:3000])
+    return page(at)
+
+
+def main():
+    given = read_input()
+    rec = Recorder()
+    rec.note("started", True)
+    path = check_source("chatBot.py", rec, "source")
+    if path is None:
+        return
+    torch.set_num_threads(1)  # the judge replays generation single-threaded: same arithmetic
+    loads, calls = instrument(given["seeds"])
+    os.chdir(path.parent)
+    sys.path.insert(1, str(path.parent))
+    at = AppTest.from_file(str(path), default_timeout=given["timeout"])
+    timeout = given["timeout"]
+    try:
+        rec.step("start", run_step, at, lambda at: at, timeout)
+        if rec.steps["start"]["ok"]:
+            sliders = [s for s in at.sidebar.slider if "max_length" in s.label.lower()]
+            if sliders:
+                rec.step("slider", run_step, at, lambda at: sliders[0].set_value(given["slider"]), timeout)
+            for i, question in enumerate(given["questions"]):
+                if not at.chat_input:
+                    rec.fail(f"turn{i}", "页面上没有聊天输入框 st.chat_input / there is no st.chat_input on the page")
+                    break
+                if rec.step(f"turn{i}", run_step, at, lambda at: at.chat_input[0].set_value(question), timeout) is None:
+                    break
+    finally:
+        rec.note("loads", dict(loads))
+        rec.note("generate_calls", list(calls))
+        rec.note("finished", True)
+        sys.stdout.flush()
+        os._exit(0)  # a student thread that hangs must not keep the probe alive
+
+
+if __name__ == "__main__":
+    main()
