@@ -30,7 +30,9 @@ class Profile:
     # TrainingArguments fields the judge overrides for the training check
     lora_overrides: dict = field(default_factory=dict)
     train_timeout_s: float = 600.0
-    inspect_timeout_s: float = 180.0
+    inspect_timeout_s: float = 180.0      # qwen2_lora's quick probe
+    chat_timeout_s: float = 240.0         # the whole AppTest session of qwen2_chat
+    chat_turn_timeout_s: float = 60.0     # one AppTest run (model load counts on the first)
 
     @property
     def modelscope_cache(self) -> Path:
@@ -55,12 +57,13 @@ PROFILES = {
 
 
 def get_profile(name: str) -> Profile:
-    """The named profile; GRADER_INSPECT_TIMEOUT_S / GRADER_TRAIN_TIMEOUT_S override its time limits."""
+    """The named profile; GRADER_{INSPECT,TRAIN,CHAT,CHAT_TURN}_TIMEOUT_S override its time limits."""
     try:
         profile = PROFILES[name]
     except KeyError:
         raise SystemExit(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
     timeouts = {field: float(os.environ[var]) for field, var in
-                (("inspect_timeout_s", "GRADER_INSPECT_TIMEOUT_S"), ("train_timeout_s", "GRADER_TRAIN_TIMEOUT_S"))
+                (("inspect_timeout_s", "GRADER_INSPECT_TIMEOUT_S"), ("train_timeout_s", "GRADER_TRAIN_TIMEOUT_S"),
+                 ("chat_timeout_s", "GRADER_CHAT_TIMEOUT_S"), ("chat_turn_timeout_s", "GRADER_CHAT_TURN_TIMEOUT_S"))
                 if os.environ.get(var)}
     return replace(profile, **timeouts)

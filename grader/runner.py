@@ -34,7 +34,7 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
                 "--submission", str(assignment_dir), "--profile", profile_name,
                 "--grader-results", str(results_path), "-q", "-rN", "--color=no"]
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-        budget = profile.inspect_timeout_s + profile.train_timeout_s + 600
+        budget = profile.inspect_timeout_s + profile.train_timeout_s + profile.chat_timeout_s + 600
         try:
             proc = subprocess.run(argv, cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                                   text=True, timeout=budget)
@@ -75,7 +75,8 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
     result = SubmissionResult(
         student=submission.name, assignments=results, profile=profile.name,
         profile_description=profile.description, sandbox=MODE_DESCRIPTIONS[detect_mode()],
-        limits=f"time: inspect {profile.inspect_timeout_s:.0f} s, train {profile.train_timeout_s:.0f} s; "
+        limits=f"time: inspect {profile.inspect_timeout_s:.0f} s, train {profile.train_timeout_s:.0f} s, "
+               f"chat {profile.chat_timeout_s:.0f} s ({profile.chat_turn_timeout_s:.0f} s a turn); "
                f"{Limits().describe()}", grader_version=__version__,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         execution_time=time.monotonic() - started)

@@ -10,7 +10,7 @@ import pytest
 from grader.profiles import REPO
 from grader.runner import grade_submission
 
-# Short limits so that hangs cost seconds, not minutes, in CI (real runs take ~5 s and ~40 s).
+# Short limits so that hangs cost seconds, not minutes, in CI (real runs take ~5-20 s and ~40 s).
 TEST_TIMEOUTS = {"GRADER_INSPECT_TIMEOUT_S": "60", "GRADER_TRAIN_TIMEOUT_S": "240"}
 
 
@@ -23,14 +23,15 @@ def _short_timeouts():
     mp.undo()
 
 
-def make_submission(root: Path, base: str = "reference", patches=(), files=None, drop=()) -> Path:
-    """A student folder root/<name>/qwen2_lora made from reference/ or assignments/ (the stub).
+def make_submission(root: Path, base: str = "reference", patches=(), files=None, drop=(),
+                    assignment: str = "qwen2_lora") -> Path:
+    """A student folder root/<assignment> made from reference/ or assignments/ (the stub).
 
     patches: (filename, old, new) replacements; `old` must be present, so a patch can never
     silently stop applying when the reference changes. files: {relative path: text or bytes}.
     """
-    src = REPO / ("reference" if base == "reference" else "assignments") / "qwen2_lora"
-    dest = root / "qwen2_lora"
+    src = REPO / ("reference" if base == "reference" else "assignments") / assignment
+    dest = root / assignment
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__"))
     for filename, old, new in patches:
         path = dest / filename
@@ -46,8 +47,8 @@ def make_submission(root: Path, base: str = "reference", patches=(), files=None,
     return root
 
 
-def grade(submission: Path, out: Path):
-    """Grade through the real runner; return (SubmissionResult, {check name: CheckResult})."""
-    result = grade_submission(submission, out)
+def grade(submission: Path, out: Path, assignment: str = "qwen2_lora"):
+    """Grade one assignment through the real runner; return (SubmissionResult, {check: CheckResult})."""
+    result = grade_submission(submission, out, assignments=(assignment,))
     checks = {c.name: c for a in result.assignments for c in a.checks}
     return result, checks

@@ -7,6 +7,7 @@ The judge recomputes each answer itself from the same prompt ids and seed.
 """
 import os
 import sys
+import threading
 
 from _probe_common import Recorder, check_source, read_input
 
@@ -70,7 +71,23 @@ def page(at) -> dict:
 
 
 def run_step(at, action, timeout):
-    action(at).run(timeout=timeout)
+    """One AppTest run, bounded here too: AppTest's own timeout waits for a script that sleeps."""
+    outcome = {}
+
+    def work():
+        try:
+            action(at).run(timeout=timeout)
+        except BaseException as exc:  # reported below, in the probe's own thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(timeout + 5)
+    if worker.is_alive():
+        raise TimeoutError(f"页面运行超过 {timeout:.0f} 秒没有结束（卡住了吗？） / "
+                           f"the app run timed out after {timeout:.0f} s (does it hang?)")
+    if "error" in outcome:
+        raise outcome["error"]
     if at.exception:
         raise RuntimeError("\n".join(str(e.value) for e in at.exception)[:3000])
     return page(at)

@@ -14,7 +14,7 @@ INSTRUCTIONS = ["请回答：", "用一句话总结下面的内容。", "把下�
                 "{w}是什么意思？", "请写一句关于{w}的话。", "Explain {w} briefly."]
 
 
-def _sentence(rng: random.Random, n: int) -> str:
+def sentence(rng: random.Random, n: int) -> str:
     parts = []
     for _ in range(n):
         parts.append(rng.choice(WORDS_ZH if rng.random() < 0.8 else WORDS_EN))
@@ -30,9 +30,9 @@ def records(seed: int, count: int = 6) -> list[dict]:
     for i in range(count):
         instruction = rng.choice(INSTRUCTIONS).format(w=rng.choice(WORDS_ZH))
         out.append({"instruction": instruction,
-                    "input": _sentence(rng, rng.randint(2, 8)) if i % 2 else "",
-                    "output": _sentence(rng, rng.randint(3, 20))})
-    out.append({"instruction": "请讲一个很长的故事。", "input": "", "output": _sentence(rng, 400)})
+                    "input": sentence(rng, rng.randint(2, 8)) if i % 2 else "",
+                    "output": sentence(rng, rng.randint(3, 20))})
+    out.append({"instruction": "请讲一个很长的故事。", "input": "", "output": sentence(rng, 400)})
     return out
 
 

@@ -1,0 +1,27 @@
+"""Fixtures of the qwen2_chat checks: one sandboxed AppTest session shared by every check."""
+from __future__ import annotations
+
+import random
+import secrets
+
+import pytest
+
+from grader.checks.probe_run import ProbeRun, run_probe
+from grader.checks.qwen2_lora.fresh import sentence
+from grader.sandbox import Limits
+
+
+@pytest.fixture(scope="session")
+def session_plan() -> dict:
+    """Questions, slider value and seeds drawn anew at every grading."""
+    rng = random.Random(secrets.randbits(32))
+    return {"questions": [sentence(rng, rng.randint(2, 6)).replace("\n", "，") + "？" for _ in range(2)],
+            "slider": rng.randint(8, 96),
+            "seeds": [rng.randrange(2 ** 31) for _ in range(4)]}
+
+
+@pytest.fixture(scope="session")
+def chatted(sandbox, assignment_dir, workdir, session_plan, profile) -> ProbeRun:
+    return run_probe(sandbox, "qwen2_chat_probe.py", "chat", assignment_dir, workdir / "chat",
+                     {**session_plan, "timeout": profile.chat_turn_timeout_s},
+                     Limits(wall_s=profile.chat_timeout_s))

@@ -1,0 +1,153 @@
+"""Checks of the qwen2_chat assignment (the Streamlit chat demo).
+
+The student's app ran under Streamlit's AppTest in the sandbox (fixture `chatted`); here the judge
+replays every recorded `generate` call itself, with the same prompt ids and seed on its own copy
+of the stand-in, and compares what the page showed with what it computes.
+"""
+from __future__ import annotations
+
+from grader.plugin import check, require
+
+GREETING_ROLE = "assistant"
+DTYPES = {"float32", "bfloat16", "float16"}
+REPLAY_KWARGS = {"max_new_tokens", "max_length", "min_new_tokens", "do_sample", "temperature", "top_p",
+                 "top_k", "repetition_penalty"}
+
+
+def _messages(chatted, step: str) -> list[dict]:
+    return chatted.value(step)["messages"]
+
+
+def _calls(chatted) -> list[dict]:
+    calls = chatted.value("generate_calls")
+    require(calls, "应用没有调用 model.generate 来回答。", "The app never called model.generate to answer.")
+    return calls
+
+
+def _answer_after(messages: list[dict], question: str) -> str:
+    for i, m in enumerate(messages):
+        if m["role"] == "user" and m["text"] == question:
+            later = [n for n in messages[i + 1:] if n["role"] == "assistant"]
+            require(later, "提问之后页面上没有出现助手的回答。", "No assistant answer appeared after the question.")
+            return later[0]["text"]
+    require(False, f"页面上没有用户消息 {question!r}：用户的输入要显示出来并加入历史。",
+            f"The user's message {question!r} is not on the page: show it and add it to the history.")
+
+
+def _replay(call: dict, standin) -> str:
+    """The judge's own generation for a recorded call: same prompt ids, seed, dtype, arguments."""
+    import torch
+    tokenizer, load = standin
+    require(call.get("dtype") in DTYPES and isinstance(call.get("input_ids"), list) and call["input_ids"],
+            "generate 的调用记录不完整。", "The record of the generate call is incomplete.")
+    kwargs = {k: v for k, v in call["kwargs"].items() if k in REPLAY_KWARGS}
+    ids = torch.tensor([call["input_ids"]])
+    torch.set_num_threads(1)   # as in the sandbox: the same arithmetic, the same samples
+    torch.manual_seed(call["seed"])
+    with torch.no_grad():
+        out = load(call["dtype"]).generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
+    return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+
+
+@check(15, en="The app starts and shows a title, the assistant's greeting and a chat input",
+       zh="应用能启动，显示标题、助手的问候语和聊天输入框",
+       hint_en="st.title(...), a first assistant message such as 有什么可以帮您的？ from st.session_state, and "
+               "st.chat_input(). Load the model with model.device, not 'cuda': grading runs on a CPU.",
+       hint_zh="st.title(...)、session_state 里第一条助手消息（如“有什么可以帮您的？”）以及 st.chat_input()。"
+               "评分在 CPU 上运行，请用 model.device 而不是 'cuda'。")
+def test_app_starts(chatted):
+    page = chatted.value("start")
+    require(page["title"] and page["title"][0].strip(), "页面没有标题（st.title）。", "The page has no title (st.title).")
+    require(page["chat_inputs"] >= 1, "页面没有聊天输入框（st.chat_input）。", "The page has no chat input (st.chat_input).")
+    first = page["messages"][0] if page["messages"] else None
+    require(first and first["role"] == GREETING_ROLE and first["text"].strip(),
+            "对话应以助手的问候语开始（例如“有什么可以帮您的？”）。",
+            "The conversation must start with the assistant's greeting (e.g. 有什么可以帮您的？).")
+
+
+@check(10, en="The sidebar has the max_length slider: 0 to 1024, default 512",
+       zh="侧边栏有 max_length 滑块：范围 0 到 1024，默认 512",
+       hint_en='with st.sidebar: max_length = st.slider("max_length", 0, 1024, 512, step=1)',
+       hint_zh='with st.sidebar: max_length = st.slider("max_length", 0, 1024, 512, step=1)',
+       depends=("test_app_starts",))
+def test_slider(chatted):
+    sliders = [s for s in chatted.value("start")["sidebar_sliders"] if "max_length" in s["label"].lower()]
+    require(sliders, "侧边栏里没有标签为 max_length 的滑块。", "No slider labelled max_length in the sidebar.")
+    s = sliders[0]
+    require((s["min"], s["max"], s["value"]) == (0, 1024, 512),
+            f"滑块应为 0 到 1024、默认 512，实际是 {s['min']} 到 {s['max']}、默认 {s['value']}。",
+            f"The slider must go from 0 to 1024 with default 512; it is {s['min']}..{s['max']}, default {s['value']}.")
+
+
+@check(25, en="A fresh question is answered with the model's own generation, the prompt sliced off",
+       zh="对随机新问题的回答正是模型生成的内容，且去掉了提示词",
+       hint_en="Decode only the new tokens: output_ids[len(input_ids):], with skip_special_tokens=True. The "
+               "grader replays your generate call and compares the text shown on the page.",
+       hint_zh="只解码新生成的 token：output_ids[len(input_ids):]，并 skip_special_tokens=True。评分器会重放你的 "
+               "generate 调用，并与页面上显示的文字比较。",
+       depends=("test_app_starts",))
+def test_first_answer(chatted, session_plan, standin):
+    question = session_plan["questions"][0]
+    shown = _answer_after(_messages(chatted, "turn0"), question)
+    expected = _replay(_calls(chatted)[0], standin)
+    require(shown.strip() == expected.strip(),
+            f"页面上的回答与模型生成的内容不同（是否带上了提示词？）。\n显示：{shown[:200]!r}\n应为：{expected[:200]!r}",
+            f"The answer on the page differs from the model's generation (is the prompt still in it?).\n"
+            f"shown: {shown[:200]!r}\nexpected: {expected[:200]!r}")
+
+
+@check(20, en="Every turn's prompt is the whole conversation through the chat template",
+       zh="每一轮的提示词都是用聊天模板拼接的完整对话历史",
+       hint_en="Pass st.session_state.messages (greeting, questions and answers so far) to "
+               "tokenizer.apply_chat_template(..., add_generation_prompt=True).",
+       hint_zh="把 st.session_state.messages（问候语、之前的问答）整个传给 "
+               "tokenizer.apply_chat_template(..., add_generation_prompt=True)。",
+       depends=("test_app_starts",))
+def test_history(chatted, session_plan, standin):
+    tokenizer, _ = standin
+    messages = _messages(chatted, f"turn{len(session_plan['questions']) - 1}")
+    calls = _calls(chatted)
+    user_turns = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    require(len(calls) >= len(user_turns) == len(session_plan["questions"]),
+            "不是每个问题都得到了一次生成。", "Not every question led to a generate call.")
+    for n, end in enumerate(user_turns):
+        history = [{"role": m["role"], "content": m["text"]} for m in messages[:end + 1]]
+        text = tokenizer.apply_chat_template(history, tokenize=False, add_generation_prompt=True)
+        expected = tokenizer(text, add_special_tokens=False)["input_ids"]
+        require(calls[n]["input_ids"] == expected,
+                f"第 {n + 1} 轮的提示词不是整段对话经过聊天模板的结果。\n收到：{tokenizer.decode(calls[n]['input_ids'])[-300:]!r}",
+                f"Turn {n + 1}'s prompt is not the whole conversation through the chat template.\n"
+                f"got: {tokenizer.decode(calls[n]['input_ids'])[-300:]!r}")
+
+
+@check(15, en="The model and tokenizer are loaded once, not on every turn (st.cache_resource)",
+       zh="模型和分词器只加载一次，而不是每轮都加载（st.cache_resource）",
+       hint_en="Put the loading in a function decorated with @st.cache_resource: Streamlit reruns the whole "
+               "script on every message.",
+       hint_zh="把加载放进带 @st.cache_resource 的函数：Streamlit 每条消息都会重新运行整个脚本。",
+       depends=("test_app_starts",))
+def test_loaded_once(chatted, session_plan):
+    chatted.value(f"turn{len(session_plan['questions']) - 1}")   # the whole session ran
+    loads = chatted.value("loads")
+    require(loads["model"] == 1 and loads["tokenizer"] == 1,
+            f"整个会话中模型加载了 {loads['model']} 次、分词器 {loads['tokenizer']} 次，应各 1 次。",
+            f"Over the session the model was loaded {loads['model']} times and the tokenizer "
+            f"{loads['tokenizer']} times; once each is right.")
+
+
+@check(15, en="The slider's value bounds the answer's length (it reaches generate)",
+       zh="滑块的值限制回答长度（传给了 generate）",
+       hint_en="The tutorial hard-codes max_new_tokens=512 and so ignores its own slider: pass "
+               "max_new_tokens=max_length instead.",
+       hint_zh="教程里写死了 max_new_tokens=512，滑块根本不起作用：请改为 max_new_tokens=max_length。",
+       depends=("test_app_starts",))
+def test_slider_reaches_generate(chatted, session_plan):
+    value = session_plan["slider"]
+    chatted.value("slider")
+    for call in _calls(chatted):
+        k, prompt = call["kwargs"], len(call["input_ids"] or [])
+        require(k.get("max_new_tokens") == value or k.get("max_length") == prompt + value,
+                f"滑块设为 {value}，generate 却收到 max_new_tokens={k.get('max_new_tokens')}、"
+                f"max_length={k.get('max_length')}。",
+                f"The slider was set to {value} but generate got max_new_tokens={k.get('max_new_tokens')}, "
+                f"max_length={k.get('max_length')}.")
