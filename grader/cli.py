@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def cmd_run(args) -> int:
+    from grader import ASSIGNMENTS
     from grader.runner import grade_class, grade_submission, is_submission
 
     path = Path(args.path).resolve()
@@ -16,11 +17,16 @@ def cmd_run(args) -> int:
         return 2
     _ensure_fixtures()
     out = Path(args.out).resolve()
+    unknown = set(args.assignment or ()) - set(ASSIGNMENTS)
+    if unknown:
+        print(f"error: unknown assignment {sorted(unknown)}; choose from {', '.join(ASSIGNMENTS)}", file=sys.stderr)
+        return 2
+    assignments = tuple(args.assignment or ASSIGNMENTS)
     if is_submission(path):
-        result = grade_submission(path, out, args.profile)
+        result = grade_submission(path, out, args.profile, assignments)
         print(f"{result.student}: {result.score:g}/{result.max_score:g} -> {out / 'report.html'}")
     else:
-        results = grade_class(path, out, args.profile)
+        results = grade_class(path, out, args.profile, assignments)
         if not results:
             print(f"error: no submissions in {path} / 没有找到提交", file=sys.stderr)
             return 2
@@ -65,6 +71,7 @@ def main(argv=None) -> int:
     run.add_argument("path")
     run.add_argument("--out", default="reports", help="where reports go (default: reports/)")
     run.add_argument("--profile", default="cpu", help="grading profile (default: cpu)")
+    run.add_argument("--assignment", action="append", help="grade only this assignment (repeatable)")
     run.set_defaults(func=cmd_run)
     stubs = sub.add_parser("stubs", help="generate assignments/ from reference/")
     stubs.add_argument("--check", action="store_true", help="only check that assignments/ is up to date")

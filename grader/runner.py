@@ -90,7 +90,8 @@ def is_submission(path: Path) -> bool:
     return any((path / a).is_dir() for a in ASSIGNMENTS)
 
 
-def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu", log=print) -> list[SubmissionResult]:
+def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
+                assignments: tuple[str, ...] = ASSIGNMENTS, log=print) -> list[SubmissionResult]:
     """Grade each student folder in ``folder`` into out_dir/<student>/, then the class index and CSV."""
     from grader.report import render_class, write_grades_csv
 
@@ -98,7 +99,7 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu", log=prin
     results = []
     for i, student in enumerate(students, 1):
         log(f"[{i}/{len(students)}] grading {student.name} ...")
-        result = grade_submission(student, out_dir / student.name, profile_name)
+        result = grade_submission(student, out_dir / student.name, profile_name, assignments)
         log(f"[{i}/{len(students)}] {student.name}: {result.score:g}/{result.max_score:g}")
         results.append(result)
     render_class(results, out_dir / "index.html")

@@ -34,3 +34,9 @@ def test_cli_rejects_a_missing_folder(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "grader.cli", "run", str(tmp_path / "nope"), "--out",
                            str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2 and "not a folder" in proc.stderr
+
+
+def test_cli_rejects_an_unknown_assignment(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "grader.cli", "run", str(REPO / "examples" / "submissions"),
+                           "--out", str(tmp_path / "o"), "--assignment", "nope"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown assignment" in proc.stderr

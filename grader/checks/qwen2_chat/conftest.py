@@ -7,7 +7,7 @@ import secrets
 import pytest
 
 from grader.checks.probe_run import ProbeRun, run_probe
-from grader.checks.qwen2_lora.fresh import sentence
+from grader.checks.fresh_text import sentence
 from grader.sandbox import Limits
 
 
