@@ -3,6 +3,8 @@ with small patches, and grade them through the real runner (sandbox and all)."""
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,28 @@ def grade(submission: Path, out: Path, assignment: str = "qwen2_lora"):
     result = grade_submission(submission, out, assignments=(assignment,))
     checks = {c.name: c for a in result.assignments for c in a.checks}
     return result, checks
+
+
+@pytest.fixture
+def loopback_listener():
+    """A TCP server on the host's 127.0.0.1: (port, connections accepted). Sandboxed code must
+    never reach it: the sandbox has a loopback of its own."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    accepted, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept())
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], accepted
+    stop.set()
+    thread.join(timeout=2)
+    server.close()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import socket
-import threading
 import time
 
 import pytest
@@ -86,21 +84,8 @@ def test_infinite_loop_is_stopped_and_reported(tmp_path, monkeypatch):
 
 
 @needs_bwrap
-def test_network_attempts_reach_nothing(tmp_path):
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    port, accepted, stop = server.getsockname()[1], [], threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept())
-            except OSError:
-                pass
-
-    threading.Thread(target=accept, daemon=True).start()
+def test_network_attempts_reach_nothing(tmp_path, loopback_listener):
+    port, accepted = loopback_listener
     code = f"""import socket
 for host, port in [("127.0.0.1", {port}), ("1.1.1.1", 80)]:
     try:
@@ -109,8 +94,6 @@ for host, port in [("127.0.0.1", {port}), ("1.1.1.1", 80)]:
         pass
 """
     result, _ = grade(hostile_stub(tmp_path / "net", code), tmp_path / "out")
-    stop.set()
-    server.close()
     assert_graded_zero(result, tmp_path / "out")
     assert not accepted
 
