@@ -114,10 +114,14 @@ def test_history(chatted, session_plan, standin):
         history = [{"role": m["role"], "content": m["text"]} for m in messages[:end + 1]]
         text = tokenizer.apply_chat_template(history, tokenize=False, add_generation_prompt=True)
         expected = tokenizer(text, add_special_tokens=False)["input_ids"]
-        require(calls[n]["input_ids"] == expected,
-                f"第 {n + 1} 轮的提示词不是整段对话经过聊天模板的结果。\n收到：{tokenizer.decode(calls[n]['input_ids'])[-300:]!r}",
-                f"Turn {n + 1}'s prompt is not the whole conversation through the chat template.\n"
-                f"got: {tokenizer.decode(calls[n]['input_ids'])[-300:]!r}")
+        got = calls[n]["input_ids"]
+        at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+        near = (f"token {at} of {len(got)} (expected {len(expected)}): got "
+                f"{tokenizer.decode(got[max(at - 8, 0):at + 8])!r}, expected "
+                f"{tokenizer.decode(expected[max(at - 8, 0):at + 8])!r}")
+        require(got == expected,
+                f"第 {n + 1} 轮的提示词不是整段对话经过聊天模板的结果。\n{near}",
+                f"Turn {n + 1}'s prompt is not the whole conversation through the chat template.\n{near}")
 
 
 @check(15, en="The model and tokenizer are loaded once, not on every turn (st.cache_resource)",
