@@ -3,7 +3,6 @@ cannot outlive its time limit, and cannot flood the judge with output."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 

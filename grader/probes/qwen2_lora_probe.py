@@ -41,7 +41,6 @@ def train(rec: Recorder, given: dict) -> None:
         return
     overrides = given["overrides"]
     args = _with_overrides(args, overrides)
-    rec.note("grading_args", _args_summary(args))
 
     # No check that enable_input_require_grads() is called with gradient checkpointing: since
     # transformers 5 / peft 0.21 gradient_checkpointing_enable() and PEFT call it themselves.
