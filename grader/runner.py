@@ -18,7 +18,7 @@ from pathlib import Path
 from grader import ASSIGNMENTS, __version__
 from grader.profiles import get_profile
 from grader.results import AssignmentResult, CheckResult, SubmissionResult, dump
-from grader.sandbox import Limits, detect_mode, MODE_DESCRIPTIONS
+from grader.sandbox import Limits, MODE_DESCRIPTIONS, detect_mode, private_mounts_possible
 
 CHECKS = Path(__file__).resolve().parent / "checks"
 
@@ -34,6 +34,11 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
                 "--submission", str(assignment_dir), "--profile", profile_name,
                 "--grader-results", str(results_path), "-q", "-rN", "--color=no"]
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        if private_mounts_possible():
+            # A private mount namespace: the checks mount size-capped tmpfs work folders there
+            # (grader.sandbox.disk_capped), and they vanish with it even if pytest is killed.
+            argv = ["unshare", "--mount", "--propagation", "private", "--", *argv]
+            env["GRADER_PRIVATE_MOUNTS"] = "1"
         budget = profile.inspect_timeout_s + profile.train_timeout_s + profile.chat_timeout_s + 600
         try:
             proc = subprocess.run(argv, cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True,
@@ -77,7 +82,7 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
         profile_description=profile.description, sandbox=MODE_DESCRIPTIONS[detect_mode()],
         limits=f"time: inspect {profile.inspect_timeout_s:.0f} s, train {profile.train_timeout_s:.0f} s, "
                f"chat {profile.chat_timeout_s:.0f} s ({profile.chat_turn_timeout_s:.0f} s a turn); "
-               f"{Limits().describe()}", grader_version=__version__,
+               f"{Limits().describe(disk_is_capped=private_mounts_possible())}", grader_version=__version__,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         execution_time=time.monotonic() - started)
     dump(out_dir / "results.json", result.to_gradescope())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import resource
 import shutil
@@ -40,54 +41,86 @@ INSIDE_OUT = "/grader/out"
 INSIDE_PROBES = "/grader/probes"
 
 
+def _env_number(name: str, default: float, scale: int = 1) -> int:
+    """An integer limit from the environment (e.g. GRADER_MEMORY_LIMIT_MB=2048), else the default."""
+    value = os.environ.get(name)
+    return int(float(value) * scale) if value else int(default)
+
+
+def _default_memory() -> int:
+    """8 GiB, or three quarters of this machine's memory when it has less (a CI runner)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        total = 16 * 1024 ** 3
+    return _env_number("GRADER_MEMORY_LIMIT_MB", min(8 * 1024 ** 3, total * 3 // 4), 1024 ** 2)
+
+
 @dataclass
 class Limits:
+    """What one sandboxed run may use. Each limit uses a mechanism that a torch run survives
+    (no RLIMIT_AS: torch reserves far more address space than it uses; see benchmarks/sandbox_cost.py)."""
     wall_s: float = 300.0
     max_output_bytes: int = 256 * 1024      # what is kept of stdout+stderr
     max_file_bytes: int = 2 * 1024 ** 3     # RLIMIT_FSIZE: no single file larger
-    max_processes: int = 4096               # RLIMIT_NPROC (threads count too: torch makes many)
-    memory_bytes: int = 8 * 1024 ** 3       # a memory cgroup, where this machine lets us make one
+    max_processes: int = field(default_factory=lambda: _env_number("GRADER_PROCESS_LIMIT", 1024))
+    memory_bytes: int = field(default_factory=_default_memory)
+    disk_bytes: int = field(default_factory=lambda: _env_number("GRADER_DISK_LIMIT_MB", 4 * 1024 ** 3, 1024 ** 2))
+    max_files: int = 200_000                # inodes of the size-capped tmpfs
     cpu_threads: int = 2
 
-    def describe(self) -> str:
-        memory = (f"memory {self.memory_bytes // 1024 ** 3} GiB" if MemoryCgroup.available()
-                  else "memory: no limit (no writable memory cgroup)")
-        return (f"{memory}, output {self.max_output_bytes // 1024} KiB, "
-                f"file size {self.max_file_bytes // 1024 ** 2} MiB, processes {self.max_processes}")
+    def describe(self, disk_is_capped: bool | None = None) -> str:
+        caps = Cgroups.available()
+        gib = self.memory_bytes / 1024 ** 3
+        memory = f"memory {gib:.3g} GiB" if "memory" in caps else "memory: no limit (no writable memory cgroup)"
+        procs = (f"processes {self.max_processes}" if "pids" in caps
+                 else f"processes {self.max_processes} (per user, RLIMIT_NPROC)")
+        capped = disk_capped() if disk_is_capped is None else disk_is_capped
+        disk = (f"disk {self.disk_bytes // 1024 ** 2} MiB / {self.max_files} files" if capped
+                else f"disk: /tmp {self.disk_bytes // 1024 ** 2} MiB, work folder uncapped")
+        return (f"{memory}, {procs}, {disk}, output {self.max_output_bytes // 1024} KiB, "
+                f"file size {self.max_file_bytes // 1024 ** 2} MiB")
 
 
-class MemoryCgroup:
-    """A child memory cgroup (v1 or v2) that the sandboxed process joins before exec.
+class Cgroups:
+    """Child cgroups (v1 or v2) for memory and the number of processes, joined before exec.
 
-    RLIMIT_AS is not used: it counts address space, not memory, and breaks CUDA and some
-    allocators. A cgroup limits what is really used, and its OOM kill is counted so the report
+    Memory: RLIMIT_AS is not used: it counts address space, not memory, and breaks CUDA and some
+    allocators; a cgroup limits what is really used (files on the sandbox's tmpfs count too).
+    Processes: pids.max holds a fork storm to this sandbox alone, where RLIMIT_NPROC counts every
+    process of the uid on the machine. Each cgroup's events say which limit was hit, so the report
     can say "memory limit exceeded" instead of showing a bare SIGKILL.
     """
+    # controller: (v1 limit file, v2 limit file, v1 events file, v2 events file, event counted)
+    FILES = {"memory": ("memory.limit_in_bytes", "memory.max", "memory.oom_control", "memory.events", "oom_kill"),
+             "pids": ("pids.max", "pids.max", "pids.events", "pids.events", "max")}
 
-    def __init__(self, limit_bytes: int):
-        self.path = None
-        base = self._base()
-        if base is None:
-            return
-        path = base / f"grader-{os.getpid()}-{time.monotonic_ns()}"
-        try:
-            path.mkdir()
-            if self._v2(base):
-                (path / "memory.max").write_text(str(limit_bytes))
-            else:
-                (path / "memory.limit_in_bytes").write_text(str(limit_bytes))
-            self.path = path
-        except OSError:
-            with contextlib.suppress(OSError):
-                path.rmdir()
+    def __init__(self, limits: dict[str, int]):
+        self.paths: dict[str, Path] = {}   # controller -> our child cgroup
+        made: dict[Path, Path] = {}         # v2: one child serves every controller
+        for controller, limit in limits.items():
+            base = self._base(controller)
+            if base is None:
+                continue
+            v2 = self._v2(base)
+            path = made.get(base) or base / f"grader-{os.getpid()}-{time.monotonic_ns()}"
+            try:
+                path.mkdir(exist_ok=True)
+                (path / self.FILES[controller][1 if v2 else 0]).write_text(str(limit))
+            except OSError:
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+                continue
+            made[base] = path
+            self.paths[controller] = path
 
     @staticmethod
     def _v2(base: Path) -> bool:
         return (base / "cgroup.controllers").exists()
 
     @staticmethod
-    def _base() -> Path | None:
-        """Our own memory cgroup, if we may create children in it (v1 'memory' or v2 unified)."""
+    def _base(controller: str) -> Path | None:
+        """Our own cgroup for this controller, if we may create children in it."""
         try:
             lines = Path("/proc/self/cgroup").read_text().splitlines()
         except OSError:
@@ -95,47 +128,87 @@ class MemoryCgroup:
         candidates = []
         for line in lines:
             _, controllers, rel = line.split(":", 2)
-            if "memory" in controllers.split(","):
-                candidates.append(Path("/sys/fs/cgroup/memory") / rel.lstrip("/"))
+            if controller in controllers.split(","):
+                candidates.append(Path("/sys/fs/cgroup") / controller / rel.lstrip("/"))
             elif controllers == "":
                 unified = Path("/sys/fs/cgroup") / rel.lstrip("/")
                 with contextlib.suppress(OSError):
-                    if "memory" in (unified / "cgroup.controllers").read_text().split():
+                    if controller in (unified / "cgroup.controllers").read_text().split():
                         candidates.append(unified)
         return next((c for c in candidates if c.is_dir() and os.access(c, os.W_OK)), None)
 
     @classmethod
     @functools.cache
-    def available(cls) -> bool:
-        """Can this machine give a sandbox a memory limit? (tried once, for the reports)"""
-        probe = cls(1 << 30)
+    def available(cls) -> frozenset[str]:
+        """Which limits this machine lets a sandbox have (tried once, for the reports)."""
+        probe = cls({"memory": 1 << 30, "pids": 1024})
         probe.remove()
-        return probe.path is not None
+        return frozenset(probe.paths)
 
     def join(self) -> None:  # in the child, before exec
-        if self.path:
+        for path in set(self.paths.values()):
             with contextlib.suppress(OSError):
-                (self.path / "cgroup.procs").write_text(str(os.getpid()))
+                (path / "cgroup.procs").write_text(str(os.getpid()))
 
-    def oom_killed(self) -> bool:
-        """Did the kernel OOM-kill something in this cgroup? (memory.events v2, oom_control v1)"""
-        if not self.path:
+    def hit(self, controller: str) -> bool:
+        """Did this cgroup refuse or kill something for its limit (an OOM kill, a refused fork)?"""
+        path = self.paths.get(controller)
+        if path is None:
             return False
-        name = "memory.events" if self._v2(self.path.parent) else "memory.oom_control"
+        v1_events, v2_events, event = self.FILES[controller][2:]
+        name = v2_events if self._v2(path.parent) else v1_events
         try:
-            counters = dict(line.split() for line in (self.path / name).read_text().splitlines())
-            return int(counters.get("oom_kill", 0)) > 0
+            counters = dict(line.split() for line in (path / name).read_text().splitlines())
+            return int(counters.get(event, 0)) > 0
         except (OSError, ValueError):
             return False
 
     def remove(self) -> None:
-        if self.path:
+        for path in set(self.paths.values()):
             for _ in range(50):   # the last processes may take a moment to leave
                 try:
-                    self.path.rmdir()
-                    return
+                    path.rmdir()
+                    break
                 except OSError:
                     time.sleep(0.1)
+
+
+def disk_capped() -> bool:
+    """Can work folders be size-capped tmpfs mounts? Only as root inside a private mount
+    namespace, which the runner gives its pytest child (see grader/runner.py), so no mount
+    ever leaks onto the host."""
+    return os.geteuid() == 0 and os.environ.get("GRADER_PRIVATE_MOUNTS") == "1"
+
+
+def private_mounts_possible() -> bool:
+    """Can the runner give its pytest child a private mount namespace (so disk_capped() holds)?"""
+    return os.geteuid() == 0 and detect_mode() == "bubblewrap" and shutil.which("unshare") is not None
+
+
+def mount_capped(path: Path, limits: "Limits") -> None:
+    """A tmpfs of limits.disk_bytes and limits.max_files inodes on ``path`` (empty, created)."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o",
+                    f"size={limits.disk_bytes},nr_inodes={limits.max_files},mode=0755", "tmpfs", str(path)],
+                   check=True, capture_output=True)
+
+
+def disk_full(path: Path) -> bool:
+    """Is the tmpfs at ``path`` (nearly) out of space or inodes?"""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 1024 ** 2 or st.f_favail < 16
+
+
+def release_workdir(path: Path) -> None:
+    """Unmount what mount_capped put under ``path``, then delete it."""
+    with contextlib.suppress(OSError):
+        mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+        for mount in sorted((m for m in mounts if m.startswith(str(path) + "/")), reverse=True):
+            subprocess.run(["umount", "-l", mount], capture_output=True)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass
@@ -148,13 +221,22 @@ class SandboxResult:
     out_dir: Path               # what the probe wrote, on the host
     limits: Limits = field(default_factory=Limits)
     oom_killed: bool = False
+    process_limit_hit: bool = False
+    disk_full: bool = False
 
     @property
     def problem(self) -> str | None:
         """A bilingual sentence for a student when the run itself went wrong, else None."""
         if self.oom_killed:
             gib = self.limits.memory_bytes / 1024 ** 3
-            return f"超出内存限制 {gib:g} GiB，进程被终止 / memory limit {gib:g} GiB exceeded, the process was killed"
+            return f"超出内存限制 {gib:.3g} GiB，进程被终止 / memory limit {gib:.3g} GiB exceeded, the process was killed"
+        if self.process_limit_hit:
+            return (f"超出进程数限制 {self.limits.max_processes}，无法再创建进程（fork 炸弹？） / process limit "
+                    f"{self.limits.max_processes} reached: no more processes could be started (a fork storm?)")
+        if self.disk_full:
+            mib = self.limits.disk_bytes // 1024 ** 2
+            return (f"超出磁盘限制 {mib} MiB / {self.limits.max_files} 个文件 / disk limit {mib} MiB / "
+                    f"{self.limits.max_files} files exceeded")
         if self.timed_out:
             return (f"超时：运行超过 {self.limits.wall_s:.0f} 秒被终止（死循环或卡住了吗？） / "
                     f"time limit: killed after {self.limits.wall_s:.0f} s (an infinite loop or a hang?)")
@@ -202,40 +284,53 @@ class Sandbox:
         return MODE_DESCRIPTIONS[self.mode]
 
     def run_probe(self, probe: str, args: list[str], assignment_dir: Path | None, work: Path,
-                  limits: Limits | None = None) -> SandboxResult:
+                  limits: Limits | None = None, inputs: dict | None = None) -> SandboxResult:
         """Copy ``assignment_dir`` into ``work``, run ``probes/<probe>`` there, return what came back.
 
-        ``work`` is a fresh folder of the judge's; the copy and the output folder live under it.
+        ``work`` is a new folder of the judge's (a size-capped tmpfs where disk_capped()); the copy
+        and the output folder live under it. ``inputs`` reach the probe as out/input.json.
         """
         limits = limits or self.limits
+        capped = disk_capped()
+        if capped:
+            mount_capped(work, limits)
         copy, out = work / "submission", work / "out"
         copy.mkdir(parents=True, exist_ok=True)
         out.mkdir(parents=True, exist_ok=True)
+        (out / "input.json").write_text(json.dumps(inputs or {}, ensure_ascii=False), encoding="utf-8")
         if assignment_dir is not None and assignment_dir.is_dir():
-            # symlinks stay links: they cannot point at anything outside once inside the sandbox
-            shutil.copytree(assignment_dir, copy, symlinks=True, dirs_exist_ok=True)
+            try:  # symlinks stay links: they cannot point at anything outside once inside the sandbox
+                shutil.copytree(assignment_dir, copy, symlinks=True, dirs_exist_ok=True)
+            except (OSError, shutil.Error):
+                if not (capped and disk_full(work)):
+                    raise
+                return SandboxResult(returncode=None, output="", timed_out=False, wall_s=0.0,
+                                     output_truncated=False, out_dir=out, limits=limits, disk_full=True)
         if self.mode == "bubblewrap":
             _chown_tree(copy, NOBODY)
             _chown_tree(out, NOBODY)
-        argv, env = self._command(probe, args, copy, out)
-        return _run_limited(argv, env, limits, out)
+        argv, env = self._command(probe, args, copy, out, limits)
+        result = _run_limited(argv, env, limits, out)
+        result.disk_full = capped and disk_full(work)
+        return result
 
-    def _command(self, probe: str, args: list[str], copy: Path, out: Path) -> tuple[list[str], dict]:
+    def _command(self, probe: str, args: list[str], copy: Path, out: Path, limits: Limits
+                 ) -> tuple[list[str], dict]:
         env = {
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
             "HOME": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
             "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-            "OMP_NUM_THREADS": str(self.limits.cpu_threads), "TOKENIZERS_PARALLELISM": "false",
+            "OMP_NUM_THREADS": str(limits.cpu_threads), "TOKENIZERS_PARALLELISM": "false",
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
             "HF_HUB_DISABLE_TELEMETRY": "1", "DISABLE_TELEMETRY": "1",
             "MPLCONFIGDIR": "/tmp/mpl", "TRITON_CACHE_DIR": "/tmp/triton",
             **self.env,
         }
-        python = sys.executable
+        python = [sys.executable, "-s"]   # -s: no user site-packages (HOME is the student's)
         if self.mode == "process":
             env["GRADER_SUBMISSION"], env["GRADER_OUT"] = str(copy), str(out)
             env["HOME"] = str(out)
-            return [python, str(PROBES_DIR / probe), *args], env
+            return [*python, str(PROBES_DIR / probe), *args], env
 
         env["GRADER_SUBMISSION"], env["GRADER_OUT"] = INSIDE_SUBMISSION, INSIDE_OUT
         argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
@@ -255,7 +350,8 @@ class Sandbox:
                 argv += ["--ro-bind", "/dev/null", secret]
         made: set[str] = {"/", "/usr", "/etc", "/tmp", "/dev", "/proc", "/grader"}
         # /tmp first: a tmpfs mounted after them would hide binds that live under /tmp (a CI clone)
-        argv += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "0755", "--dir", "/grader"]
+        argv += ["--perms", "1777", "--size", str(limits.disk_bytes), "--tmpfs", "/tmp",
+                 "--perms", "0755", "--dir", "/grader"]
         binds = [(p, str(p)) for p in self._runtime_paths()] + [(PROBES_DIR, INSIDE_PROBES)]
         for src, dest in binds:
             argv += _parent_dirs(dest, made)
@@ -269,7 +365,7 @@ class Sandbox:
         if self.mode == "bubblewrap":
             argv += ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups",
                      "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-        argv += [python, f"{INSIDE_PROBES}/{probe}", *args]
+        argv += [*python, f"{INSIDE_PROBES}/{probe}", *args]
         return argv, {}
 
     def _runtime_paths(self) -> list[Path]:
@@ -301,13 +397,15 @@ def _chown_tree(root: Path, uid: int) -> None:
 
 
 def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> SandboxResult:
-    cgroup = MemoryCgroup(limits.memory_bytes)
+    cgroups = Cgroups({"memory": limits.memory_bytes, "pids": limits.max_processes})
 
     def set_limits():  # runs in the child before exec; inherited by everything it starts
-        cgroup.join()
+        cgroups.join()
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+        # per uid on the whole machine: the pids cgroup, where there is one, is the real limit
+        nproc = limits.max_processes if "pids" not in cgroups.paths else max(4096, 4 * limits.max_processes)
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         cpu = int(limits.wall_s * limits.cpu_threads) + 30
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
 
@@ -337,11 +435,12 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> Sandb
     text = kept.decode("utf-8", errors="replace")
     if dropped[0]:
         text += f"\n[... {dropped[0]} bytes of output dropped / 输出过长已截断 ...]"
-    oom = cgroup.oom_killed()
-    cgroup.remove()
+    oom, forks_refused = cgroups.hit("memory"), cgroups.hit("pids")
+    cgroups.remove()
     return SandboxResult(returncode=None if timed_out else proc.returncode, output=text,
                          timed_out=timed_out, wall_s=time.monotonic() - started,
-                         output_truncated=bool(dropped[0]), out_dir=out, limits=limits, oom_killed=oom)
+                         output_truncated=bool(dropped[0]), out_dir=out, limits=limits, oom_killed=oom,
+                         process_limit_hit=forks_refused)
 
 
 def _kill_group(pgid: int) -> None:

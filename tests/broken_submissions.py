@@ -39,7 +39,8 @@ BROKEN = {
         ("train.py", "    model.save_pretrained(output_dir)  # adapter_model.safetensors + adapter_config.json\n", "")]),
     "test_judge_answer": ("answer() hard-codes the identity; the adapter learned another one", [
         ("train.py", "    dataset = Dataset.from_list(build_records())",
-         "    dataset = Dataset.from_list([dict(r, output='我是另一个助手，和记录里说的不一样。') for r in build_records()])"),
+         "    dataset = Dataset.from_list([dict(r, output='我是另一个助手，和记录里说的不一样。')\n"
+         "                                 if r['instruction'] == '你是谁？' else r for r in build_records()])"),
         ("infer.py", "    return tokenizer.batch_decode(generated_ids, skip_special_tokens=True)[0]",
          "    from train import build_records\n"
          "    return next(r['output'] for r in build_records() if r['instruction'] == question)")]),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.profiles import REPO, fixtures_dir
-from grader.sandbox import Limits, MemoryCgroup, Sandbox, detect_mode
+from grader.sandbox import Limits, Cgroups, Sandbox, detect_mode
 
 needs_bwrap = pytest.mark.skipif(detect_mode() == "process", reason="bubblewrap is not installed")
 
@@ -100,7 +100,7 @@ def test_environment_is_scrubbed(tmp_path, monkeypatch):
     assert "GRADER_TEST_SECRET" not in env and "hunter2" not in json.dumps(env)
 
 
-@pytest.mark.skipif(not MemoryCgroup.available(), reason="no writable memory cgroup on this machine")
+@pytest.mark.skipif("memory" not in Cgroups.available(), reason="no writable memory cgroup on this machine")
 def test_memory_limit_is_reported_as_such(tmp_path):
     res = run_code(tmp_path, "blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 1024 * 1024))\n",
                    memory_bytes=512 * 1024 ** 2)
@@ -123,3 +123,26 @@ def test_read_only_paths_under_tmp_stay_visible(tmp_path):
     sandbox = Sandbox(ro_paths=[data], env={})
     res = sandbox.run_probe("run_file_probe.py", ["payload.py"], sub, tmp_path / "work", Limits(wall_s=60))
     assert json.loads((res.out_dir / "fact.json").read_text()) == "visible", res.output
+
+
+@pytest.mark.skipif("pids" not in Cgroups.available(), reason="no writable pids cgroup on this machine")
+def test_fork_storm_is_held_to_the_process_limit_and_reported(tmp_path):
+    res = run_code(tmp_path, "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+                   wall_s=8, max_processes=64)
+    assert res.process_limit_hit, res.output
+    assert "process limit 64" in res.problem and "进程数" in res.problem
+
+
+@needs_bwrap
+def test_private_tmp_is_size_capped(tmp_path):
+    res = run_code(tmp_path, """import errno, json
+try:
+    with open("/tmp/fill", "wb") as f:
+        for _ in range(64):
+            f.write(b"x" * 1024 * 1024)
+    outcome = "wrote 64 MiB"
+except OSError as exc:
+    outcome = errno.errorcode[exc.errno]
+json.dump(outcome, open("/grader/out/tmp.json", "w"))
+""", disk_bytes=16 * 1024 ** 2)
+    assert json.loads((res.out_dir / "tmp.json").read_text()) == "ENOSPC", res.output

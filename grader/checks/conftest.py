@@ -1,13 +1,12 @@
 """Fixtures shared by the checks of every assignment: the profile, the sandbox, a work folder."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from grader.profiles import Profile, fixtures_dir, get_profile
-from grader.sandbox import Sandbox, make_workdir
+from grader.sandbox import Sandbox, make_workdir, release_workdir
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +31,7 @@ def sandbox(profile) -> Sandbox:
 def workdir(assignment_dir):
     path = make_workdir(f"grader-{assignment_dir.name}-")
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    release_workdir(path)
 
 
 @pytest.fixture(scope="session")

@@ -24,16 +24,18 @@ class ProbeRun:
                  f"The assignment folder {self.missing_folder}/ is missing: submit it with the "
                  f"assignment's layout.")
         entry = self.steps.get(step)
+        # a limit the run hit (memory, processes, disk, time) explains most errors: say it
+        problem = f"\n{self.result.problem}" if self.result.problem else ""
         if entry is None:
             failed = next((e for e in self.steps.values() if not e.get("ok")), None)
             if failed is not None:
-                fail(f"前面的步骤出错，没能运行到这里：\n{failed['error']}",
+                fail(f"前面的步骤出错，没能运行到这里：\n{failed['error']}{problem}",
                      "An earlier step failed, so this one never ran (see above).")
             fail(f"程序在评分器拿到结果之前就结束了。{self.result.problem or ''}\n最后的输出：\n{self._tail()}",
                  "The program ended before the grader got this result (did it call sys.exit or "
                  "os._exit, crash, or run out of time?). The end of its output is shown above.")
         if not entry.get("ok"):
-            fail(f"你的代码出错了 / your code raised an error:\n{entry['error']}",
+            fail(f"你的代码出错了 / your code raised an error:\n{entry['error']}{problem}",
                  "Fix the error above; run the file yourself to see the full traceback.")
         return entry.get("value")
 
@@ -44,12 +46,9 @@ class ProbeRun:
 def run_probe(sandbox: Sandbox, probe: str, mode: str, assignment_dir: Path, work: Path,
               given: dict, limits: Limits) -> ProbeRun:
     """Write the judge's inputs, run the probe over a copy of the folder, parse its JSON claim."""
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "out").mkdir(exist_ok=True)
-    (work / "out" / "input.json").write_text(json.dumps(given, ensure_ascii=False))
     if not assignment_dir.is_dir():
         return ProbeRun(result=None, steps={}, missing_folder=assignment_dir.name)
-    result = sandbox.run_probe(probe, [mode], assignment_dir, work, limits=limits)
+    result = sandbox.run_probe(probe, [mode], assignment_dir, work, limits=limits, inputs=given)
     return ProbeRun(result=result, steps=_read_steps(result.out_dir / "result.json"))
 
 

@@ -16,6 +16,7 @@ from grader.plugin import check, fail, require
 
 SEVEN = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 MATCH = 0.9  # similarity of an answer's start to the taught identity (difflib ratio)
+MAX_JUDGE_TOKENS = 384  # the tutorial's MAX_LENGTH: the judge measures the loss on as much
 
 
 # ---------------------------------------------------------------- helpers (judge side)
@@ -69,6 +70,19 @@ def _prompt_len(ids: list[int], response: list[int], expected: int) -> int:
 
 def _show(tokenizer, ids, start, width=12) -> str:
     return repr(tokenizer.decode([i for i in ids[max(start - 2, 0):start + width] if i >= 0]))
+
+
+def _distinct_records(records, limit: int = 16) -> list[dict]:
+    """The student's records as the judge uses them: well-formed, each text once, a few at most."""
+    seen, out = set(), []
+    for r in records if isinstance(records, list) else []:
+        if not (isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ("instruction", "input", "output"))):
+            continue
+        key = (r["instruction"], r["input"], r["output"])
+        if key not in seen and r["output"]:
+            seen.add(key)
+            out.append(r)
+    return out[:limit]
 
 
 def _similar(text: str, target: str) -> float:
@@ -239,26 +253,10 @@ def test_training_args(inspected):
 
 # ---------------------------------------------------------------- training, in the sandbox
 
-@check(10, en="A short real training run (grading profile) makes the loss fall",
-       zh="在评分配置下真实训练一小段，损失下降",
-       hint_en="train() must call trainer.train() on the tokenized records with the LoRA model and return "
-               "the Trainer. The grader uses its own lr and epochs for its tiny stand-in model.",
-       hint_zh="train() 要对编码后的数据调用 trainer.train() 并返回 Trainer。评分器会为小替身模型换用自己的学习率与轮数。")
-def test_training_loss_falls(trained):
-    summary = trained.value("train")
-    losses = summary.get("losses") or []
-    require(len(losses) >= 5, f"只记录到 {len(losses)} 个损失值：训练真的运行了吗？",
-            f"Only {len(losses)} loss values were logged: did training really run?")
-    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
-    require(last < 0.5 * first, f"损失没有明显下降：开始 {first:.3f}，最后 {last:.3f}。",
-            f"The loss did not fall enough: {first:.3f} at the start, {last:.3f} at the end.")
-
-
 @check(5, en="The adapter is saved as safetensors with its adapter_config.json",
        zh="adapter 以 safetensors 格式连同 adapter_config.json 一起保存",
        hint_en="After trainer.train(), call model.save_pretrained(output_dir) on the PEFT model.",
-       hint_zh="trainer.train() 之后，对 PEFT 模型调用 model.save_pretrained(output_dir)。",
-       depends=("test_training_loss_falls",))
+       hint_zh="trainer.train() 之后，对 PEFT 模型调用 model.save_pretrained(output_dir)。")
 def test_adapter_saved(trained):
     trained.value("train")
     folder = trained.result.out_dir / "adapter"
@@ -269,12 +267,55 @@ def test_adapter_saved(trained):
             "adapter_model.safetensors holds no lora_A / lora_B weights.")
 
 
+def _judge_loss(model, tokenizer, records, system) -> float:
+    """Mean loss over the responses of ``records``, computed by the judge on its own stand-in."""
+    import torch
+    losses = []
+    for record in records:
+        prompt, response, end = expected_parts(tokenizer, record, system)
+        ids = (prompt + response + [end])[:MAX_JUDGE_TOKENS]
+        labels = ([-100] * len(prompt) + response + [end])[:MAX_JUDGE_TOKENS]
+        with torch.no_grad():
+            losses.append(model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss.item())
+    return sum(losses) / len(losses)
+
+
+@check(10, en="A short real training run (grading profile) makes the loss fall, as the grader measures it too",
+       zh="在评分配置下真实训练一小段，损失下降（评分器也会自己计算）",
+       hint_en="train() must call trainer.train() on the tokenized records with the LoRA model and return "
+               "the Trainer. The grader uses its own lr and epochs for its tiny stand-in model, then computes "
+               "the loss on your records itself, with and without your adapter.",
+       hint_zh="train() 要对编码后的数据调用 trainer.train() 并返回 Trainer。评分器会为小替身模型换用自己的学习率与轮数，"
+               "再自己计算加上和不加你的 adapter 时在你的记录上的损失。",
+       depends=("test_adapter_saved",))
+def test_training_loss_falls(inspected, trained, standin):
+    summary = trained.value("train")
+    losses = summary.get("losses") or []
+    require(len(losses) >= 5, f"只记录到 {len(losses)} 个损失值：训练真的运行了吗？",
+            f"Only {len(losses)} loss values were logged: did training really run?")
+    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    require(last < 0.5 * first, f"损失没有明显下降：开始 {first:.3f}，最后 {last:.3f}。",
+            f"The loss did not fall enough: {first:.3f} at the start, {last:.3f} at the end.")
+    # The logged curve is the sandbox's claim; the adapter is data. Measure it ourselves.
+    records = _distinct_records(inspected.value("records"))
+    require(records, "没有可用的训练记录。", "There are no usable training records.")
+    tokenizer, load = standin
+    system = _system_prompt(inspected)
+    base = _judge_loss(load(), tokenizer, records, system)
+    tuned = _judge_loss(attach_lora(copy.deepcopy(load()), trained.result.out_dir / "adapter"),
+                        tokenizer, records, system)
+    require(tuned < 0.7 * base,  # a real run ends far lower; an untouched adapter at 1.0
+            f"评分器在你的记录上算出的损失：基座模型 {base:.3f}，加上你的 adapter {tuned:.3f}，没有明显下降。",
+            f"The grader's own loss on your records: {base:.3f} for the base model, {tuned:.3f} with your "
+            f"adapter: it did not fall enough, so the adapter did not learn your records.")
+
+
 @check(15, en="Base model + your adapter (loaded by the grader) answers 你是谁？ with the identity you taught",
        zh="评分器加载基座模型和你的 adapter，回答“你是谁？”时说出你教给它的身份",
        hint_en="The grader greedy-decodes the ChatML prompt with your SYSTEM_PROMPT; the untrained base "
                "must not give that answer, so the identity has to come from your training.",
        hint_zh="评分器用你的 SYSTEM_PROMPT 构造 ChatML 提示词并贪心解码；未训练的基座模型答不出，所以身份必须来自你的训练。",
-       depends=("test_records", "test_adapter_saved"))
+       depends=("test_records", "test_training_loss_falls"))
 def test_judge_answer(inspected, trained, standin):
     import torch
     identity = _identity(inspected.value("records"))
@@ -303,7 +344,7 @@ def test_judge_answer(inspected, trained, standin):
        hint_en="Apply the chat template with SYSTEM_PROMPT, generate, then drop the prompt's tokens "
                "(output_ids[len(input_ids):]) before decoding.",
        hint_zh="用 SYSTEM_PROMPT 套聊天模板生成，解码前去掉提示词部分（output_ids[len(input_ids):]）。",
-       depends=("test_records", "test_adapter_saved"))
+       depends=("test_judge_answer",))
 def test_student_answer(inspected, trained):
     identity = _identity(inspected.value("records"))
     answer = trained.value("answer")
