@@ -6,31 +6,169 @@ import sys
 from pathlib import Path
 
 
-def cmd_run(args) -> int:
+def _assignments(args) -> tuple[str, ...] | None:
     from grader import ASSIGNMENTS
-    from grader.runner import grade_class, grade_submission, is_submission
+
+    unknown = set(args.assignment or ()) - set(ASSIGNMENTS)
+    if unknown:
+        print(f"error: unknown assignment {sorted(unknown)}; choose from {', '.join(ASSIGNMENTS)} / 未知作业",
+              file=sys.stderr)
+        return None
+    return tuple(args.assignment or ASSIGNMENTS)
+
+
+def _policy(args):
+    """The course policy named by --course, or None after printing why it cannot be used."""
+    from grader.course import CourseError, CoursePolicy, load_policy
+
+    try:
+        return load_policy(Path(args.course)) if args.course else CoursePolicy()
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def one_submission(path: Path, assignments: tuple[str, ...], scratch: Path) -> Path | None:
+    """A submission root (a folder holding <assignment>/ folders) for ``path``, which may also be
+    one assignment's own folder (train.py at its top: a Gradescope upload, a student's work folder).
+    Such a folder is copied under scratch/<name>/<assignment>/."""
+    import shutil
+    from grader.runner import is_submission
+
+    if is_submission(path):
+        return path
+    has_code = any(p.suffix == ".py" and p.is_file() for p in path.iterdir())
+    if len(assignments) != 1 or not has_code:   # a class folder holds student folders, no code
+        return None
+    root = scratch / (path.name if path.name not in assignments else "submission")
+    shutil.copytree(path, root / assignments[0], symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__", ".git"))
+    return root
+
+
+def cmd_run(args) -> int:
+    import tempfile
+    from grader.classrun import LocalExecutor, RayExecutor, default_workers, find_students, grade_class
+    from grader.runner import grade_submission
 
     path = Path(args.path).resolve()
     if not path.is_dir():
         print(f"error: {path} is not a folder / 不是文件夹: give a submission folder (with qwen2_lora/ ...) "
               f"or a folder of submissions", file=sys.stderr)
         return 2
+    assignments, policy = _assignments(args), _policy(args)
+    if assignments is None or policy is None:
+        return 2
     _ensure_fixtures()
     out = Path(args.out).resolve()
-    unknown = set(args.assignment or ()) - set(ASSIGNMENTS)
-    if unknown:
-        print(f"error: unknown assignment {sorted(unknown)}; choose from {', '.join(ASSIGNMENTS)}", file=sys.stderr)
+    metadata = Path(args.metadata) if args.metadata else None
+    with tempfile.TemporaryDirectory(prefix="grader-upload-") as scratch:
+        single = one_submission(path, assignments, Path(scratch))
+        if single is not None:
+            result = grade_submission(single, out, args.profile, assignments, policy=policy, metadata=metadata)
+            print(f"{result.student}: {result.score:g}/{result.max_score:g} -> {out / 'report.html'}")
+            return 0
+    if any(p.suffix == ".py" and p.is_file() for p in path.iterdir()):
+        print(f"error: {path} holds code, not student folders: name its assignment with --assignment "
+              f"(e.g. --assignment qwen2_lora) / 请用 --assignment 指明作业", file=sys.stderr)
         return 2
-    assignments = tuple(args.assignment or ASSIGNMENTS)
-    if is_submission(path):
-        result = grade_submission(path, out, args.profile, assignments)
-        print(f"{result.student}: {result.score:g}/{result.max_score:g} -> {out / 'report.html'}")
+    if not find_students(path):
+        print(f"error: no submissions in {path} / 没有找到提交", file=sys.stderr)
+        return 2
+    if args.executor == "ray":
+        executor = RayExecutor(address=args.address, num_cpus=args.workers)
     else:
-        results = grade_class(path, out, args.profile, assignments)
-        if not results:
-            print(f"error: no submissions in {path} / 没有找到提交", file=sys.stderr)
+        executor = LocalExecutor(args.workers or default_workers())
+    results = grade_class(path, out, args.profile, assignments, executor=executor, force=args.force,
+                          policy_path=Path(args.course) if args.course else None)
+    print(f"{len(results)} submissions graded -> {out / 'index.html'}, {out / 'grades.csv'}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    """For students: the visible checks on their own work, summed up in the terminal."""
+    import tempfile
+    from grader.runner import grade_submission
+
+    path = Path(args.path).resolve()
+    assignments, policy = _assignments(args), _policy(args)
+    if assignments is None or policy is None:
+        return 2
+    if not path.is_dir():
+        print(f"error: {path} is not a folder / 不是文件夹", file=sys.stderr)
+        return 2
+    if not args.assignment and path.name in assignments:   # run from inside qwen2_lora/
+        assignments = (path.name,)
+    _ensure_fixtures()
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
+        root = one_submission(path, assignments, Path(scratch))
+        if root is None:
+            print(f"error: {path} holds none of {', '.join(assignments)}/; run it in your work folder or "
+                  f"name one with --assignment / 没有找到作业文件夹", file=sys.stderr)
             return 2
-        print(f"{len(results)} submissions graded -> {out / 'index.html'}, {out / 'grades.csv'}")
+        assignments = tuple(a for a in assignments if (root / a).is_dir()) or assignments
+        result = grade_submission(root, Path(scratch) / "out", args.profile, assignments, policy=policy)
+    print(summarize_visible(result))
+    return 0
+
+
+def summarize_visible(result) -> str:
+    """Visible checks only, bilingual; the rest are counted, never named."""
+    lines = []
+    for a in result.assignments:
+        shown = [c for c in a.checks if c.visibility == "visible"]
+        got, most = sum(c.score for c in shown), sum(c.max_score for c in shown)
+        lines.append(f"\n{a.name}: {got:g}/{most:g} (公开检查 / visible checks)")
+        if a.error:
+            lines.append(f"  ! {a.error}")
+        for c in shown:
+            mark = {"passed": "✓", "failed": "✗", "skipped": "–"}[c.status]
+            lines.append(f"  {mark} {c.score:g}/{c.max_score:g}  {c.zh} / {c.en}")
+            if c.status != "passed":
+                lines += ["      " + line for line in c.output.strip().splitlines()[:6]]
+                if c.hint_zh or c.hint_en:
+                    lines.append(f"      提示：{c.hint_zh}\n      Hint: {c.hint_en}")
+        hidden = len(a.checks) - len(shown)
+        if hidden:
+            lines.append(f"  另有 {hidden} 项检查在提交后评分 / {hidden} more check(s) are graded after you submit")
+    return "\n".join(lines).lstrip("\n")
+
+
+def cmd_validate(args) -> int:
+    """For course authors: the reference scores full marks and the stubs zero, per assignment."""
+    import tempfile
+    from grader import stubs
+    from grader.profiles import REPO
+    from grader.runner import grade_submission
+
+    assignments = _assignments(args)
+    if assignments is None:
+        return 2
+    _ensure_fixtures()
+    problems = [f"stub drift / 学生模板与参考答案不一致: {p}" for p in stubs.drift()]
+    with tempfile.TemporaryDirectory(prefix="grader-validate-") as scratch:
+        for label, folder, want in (("reference", REPO / "reference", "full"), ("stub", REPO / "assignments", "zero")):
+            result = grade_submission(folder, Path(scratch) / label, args.profile, assignments)
+            for a in result.assignments:
+                ok = a.score == a.max_score > 0 if want == "full" else a.score == 0
+                print(f"{'ok ' if ok else 'BAD'} {a.name:<14} {label:<9} {a.score:g}/{a.max_score:g}"
+                      f" (want {want} / 应为{'满分' if want == 'full' else '零分'})")
+                if not ok:
+                    lost = [f"{c.name} ({c.status})" for c in a.checks
+                            if (c.status != "passed") == (want == "full")]
+                    problems.append(f"{a.name} {label}: {a.score:g}/{a.max_score:g}; {', '.join(lost)}")
+    for p in problems:
+        print(f"problem: {p}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def cmd_gradescope_bundle(args) -> int:
+    from grader.gradescope import build_bundle
+
+    if _assignments(args) is None or _policy(args) is None:
+        return 2
+    path = build_bundle(args.assignment_name, Path(args.output), course=Path(args.course) if args.course else None)
+    print(f"wrote {path}: upload it as the Gradescope autograder / 上传到 Gradescope 作为自动评分器")
     return 0
 
 
@@ -67,12 +205,35 @@ def _ensure_fixtures() -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="grader", description="Grade LLM course homework in a sandbox / 大模型课程作业自动评分")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p, course=True):
+        p.add_argument("--profile", default="cpu", help="grading profile (default: cpu)")
+        p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+        if course:
+            p.add_argument("--course", help="course policy: points, visibility, due dates (course.toml)")
+
     run = sub.add_parser("run", help="grade one submission folder or a folder of submissions")
     run.add_argument("path")
     run.add_argument("--out", default="reports", help="where reports go (default: reports/)")
-    run.add_argument("--profile", default="cpu", help="grading profile (default: cpu)")
-    run.add_argument("--assignment", action="append", help="grade only this assignment (repeatable)")
+    common(run)
+    run.add_argument("--workers", type=int, help="students graded at once (default: cores / 2)")
+    run.add_argument("--executor", choices=("local", "ray"), default="local")
+    run.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    run.add_argument("--force", action="store_true", help="regrade students whose files did not change")
+    run.add_argument("--metadata", help="Gradescope submission_metadata.json (submission time)")
     run.set_defaults(func=cmd_run)
+    chk = sub.add_parser("check", help="students: run the visible checks on your own work")
+    chk.add_argument("path", nargs="?", default=".")
+    common(chk)
+    chk.set_defaults(func=cmd_check)
+    val = sub.add_parser("validate", help="course authors: reference full marks, stubs zero")
+    common(val, course=False)
+    val.set_defaults(func=cmd_validate)
+    gs = sub.add_parser("gradescope-bundle", help="build a Gradescope autograder zip for one assignment")
+    gs.add_argument("assignment_name", metavar="ASSIGNMENT")
+    gs.add_argument("-o", "--output", default="autograder.zip")
+    gs.add_argument("--course", help="course policy to bundle (course.toml)")
+    gs.set_defaults(func=cmd_gradescope_bundle, assignment=None)
     stubs = sub.add_parser("stubs", help="generate assignments/ from reference/")
     stubs.add_argument("--check", action="store_true", help="only check that assignments/ is up to date")
     stubs.set_defaults(func=cmd_stubs)
@@ -80,6 +241,8 @@ def main(argv=None) -> int:
     fx.add_argument("--dest")
     fx.set_defaults(func=cmd_fixtures)
     args = parser.parse_args(argv)
+    if args.command == "gradescope-bundle":
+        args.assignment = [args.assignment_name]
     return args.func(args)
 
 

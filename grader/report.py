@@ -10,6 +10,8 @@ from grader import ASSIGNMENTS
 from grader.results import SubmissionResult
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# A published report shows these (Gradescope's levels); "hidden" checks are counted, never shown.
+REPORT_VISIBLE = ("visible", "after_due_date", "after_published")
 
 
 def _env() -> Environment:
@@ -23,21 +25,62 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def render_submission(result: SubmissionResult, path: Path) -> None:
-    _write(path, _env().get_template("report.html.j2").render(r=result))
+def render_submission(result: SubmissionResult, path: Path, shown=REPORT_VISIBLE) -> None:
+    """A student's report: the checks whose visibility is in ``shown``; hidden ones only counted."""
+    _write(path, _env().get_template("report.html.j2").render(r=result, shown=shown))
 
 
-def render_class(results: list[SubmissionResult], path: Path) -> None:
-    _write(path, _env().get_template("index.html.j2").render(results=results, assignments=ASSIGNMENTS))
+def check_pass_rates(results: list[SubmissionResult]) -> list[dict]:
+    """Per check: how many students passed it, lowest pass rate first (what the class fails most)."""
+    rows: dict[tuple, dict] = {}
+    for r in results:
+        for a in r.assignments:
+            for c in a.checks:
+                row = rows.setdefault((a.name, c.name), {"assignment": a.name, "name": c.name, "en": c.en,
+                                                         "zh": c.zh, "passed": 0, "total": 0})
+                row["total"] += 1
+                row["passed"] += c.status == "passed"
+    for row in rows.values():
+        row["rate"] = row["passed"] / row["total"]
+    return sorted(rows.values(), key=lambda row: (row["rate"], row["assignment"], row["name"]))
+
+
+def score_histogram(results: list[SubmissionResult], bins: int = 10) -> list[dict]:
+    """Students per tenth of the maximum score (the last bin includes full marks)."""
+    counts = [0] * bins
+    for r in results:
+        fraction = r.score / r.max_score if r.max_score else 0.0
+        counts[min(int(fraction * bins), bins - 1)] += 1
+    top = max(counts) or 1
+    return [{"label": f"{100 * i // bins}–{100 * (i + 1) // bins}%", "count": n, "height": n / top}
+            for i, n in enumerate(counts)]
+
+
+def render_class(results: list[SubmissionResult], path: Path, errors: dict | None = None) -> None:
+    scores = sorted(r.score for r in results)
+    summary = {"count": len(results), "mean": sum(scores) / len(scores) if scores else 0.0,
+               "median": scores[len(scores) // 2] if scores else 0.0}
+    _write(path, _env().get_template("index.html.j2").render(
+        results=results, assignments=_assignments_of(results), rates=check_pass_rates(results),
+        histogram=score_histogram(results), summary=summary, errors=errors or {}))
+
+
+def _assignments_of(results: list[SubmissionResult]) -> list[str]:
+    graded = {a.name for r in results for a in r.assignments}
+    return [a for a in ASSIGNMENTS if a in graded]
 
 
 def write_grades_csv(results: list[SubmissionResult], path: Path) -> None:
+    """One row per student: the id (the folder name, usually the LMS login), each assignment's
+    score after any late penalty, the total. Canvas and Moodle both import such a sheet
+    (map `student` to the login / ID number column on import)."""
+    assignments = _assignments_of(results)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", *ASSIGNMENTS, "total", "max"])
+        writer.writerow(["student", *assignments, "total", "max"])
         for r in results:
             by_name = {a.name: a.score for a in r.assignments}
-            writer.writerow([r.student, *(f"{by_name.get(a, 0):g}" for a in ASSIGNMENTS),
+            writer.writerow([r.student, *(f"{by_name.get(a, 0):g}" for a in assignments),
                              f"{r.score:g}", f"{r.max_score:g}"])
     tmp.replace(path)

@@ -28,10 +28,12 @@ class AssignmentResult:
     checks: list[CheckResult] = field(default_factory=list)
     error: str | None = None     # why the assignment could not be graded normally, for people
     wall_s: float = 0.0
+    late_days: int = 0           # whole days (or parts of one) after the due date (course.toml)
+    penalty: float = 0.0         # points taken off for lateness
 
     @property
     def score(self) -> float:
-        return sum(c.score for c in self.checks)
+        return max(0.0, sum(c.score for c in self.checks) - self.penalty)
 
     @property
     def max_score(self) -> float:
@@ -49,6 +51,7 @@ class SubmissionResult:
     grader_version: str
     graded_at: str
     execution_time: float = 0.0
+    cache_key: str = ""          # files + grader + profile + policy: an equal key needs no regrading
 
     @property
     def score(self) -> float:
@@ -63,8 +66,7 @@ class SubmissionResult:
 
     @classmethod
     def from_json(cls, data: dict) -> "SubmissionResult":
-        assignments = [AssignmentResult(name=a["name"], error=a.get("error"), wall_s=a.get("wall_s", 0.0),
-                                        checks=[CheckResult(**c) for c in a["checks"]])
+        assignments = [AssignmentResult(**{**a, "checks": [CheckResult(**c) for c in a["checks"]]})
                        for a in data["assignments"]]
         return cls(**{**data, "assignments": assignments})
 
@@ -87,7 +89,15 @@ class SubmissionResult:
                     "tags": [assignment.name, c.name],
                     "visibility": c.visibility,
                 })
+            if assignment.penalty:   # a negative line, so the tests add up to the score
+                tests.append({"score": -assignment.penalty, "max_score": 0, "status": "failed",
+                              "name": f"[{assignment.name}] 迟交扣分 / late penalty",
+                              "number": f"{a_index}.{len(assignment.checks) + 1}",
+                              "output": f"迟交 {assignment.late_days} 天 / {assignment.late_days} day(s) late",
+                              "tags": [assignment.name, "late_penalty"], "visibility": "visible"})
         lines = [f"{a.name}: {a.score:g}/{a.max_score:g}" + (f" ({a.error})" if a.error else "")
+                 + (f" — 迟交 {a.late_days} 天扣 {a.penalty:g} 分 / {a.late_days} day(s) late: "
+                    f"-{a.penalty:g} points" if a.penalty else "")
                  for a in self.assignments]
         lines.append(f"profile / 评分配置: {self.profile}; sandbox / 沙箱: {self.sandbox}")
         return {

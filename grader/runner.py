@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from grader import ASSIGNMENTS, __version__
+from grader.course import CoursePolicy, apply_policy, submission_time
 from grader.profiles import get_profile
 from grader.results import AssignmentResult, CheckResult, SubmissionResult, dump
 from grader.sandbox import Limits, MODE_DESCRIPTIONS, detect_mode, private_mounts_possible
@@ -66,10 +67,16 @@ def _read_checks(path: Path, assignment: str) -> list[CheckResult]:
 
 
 def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
-                     assignments: tuple[str, ...] = ASSIGNMENTS) -> SubmissionResult:
-    """Grade every assignment of one student's folder; write results.json and report.html."""
+                     assignments: tuple[str, ...] = ASSIGNMENTS, policy: CoursePolicy | None = None,
+                     metadata: Path | None = None, cache_key: str = "") -> SubmissionResult:
+    """Grade every assignment of one student's folder; write results.json and report.html.
+
+    grader-result.json is written last: its presence (with the same cache_key) means this
+    student's grading finished, so a class run that was killed can resume after it.
+    """
     from grader.report import render_submission
 
+    policy = policy or CoursePolicy()
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
@@ -84,10 +91,11 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
                f"chat {profile.chat_timeout_s:.0f} s ({profile.chat_turn_timeout_s:.0f} s a turn); "
                f"{Limits().describe(disk_is_capped=private_mounts_possible())}", grader_version=__version__,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        execution_time=time.monotonic() - started)
+        execution_time=time.monotonic() - started, cache_key=cache_key)
+    apply_policy(result, policy, submission_time(submission, metadata))
     dump(out_dir / "results.json", result.to_gradescope())
-    dump(out_dir / "grader-result.json", result.to_json())
     render_submission(result, out_dir / "report.html")
+    dump(out_dir / "grader-result.json", result.to_json())
     return result
 
 
@@ -96,17 +104,7 @@ def is_submission(path: Path) -> bool:
 
 
 def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
-                assignments: tuple[str, ...] = ASSIGNMENTS, log=print) -> list[SubmissionResult]:
-    """Grade each student folder in ``folder`` into out_dir/<student>/, then the class index and CSV."""
-    from grader.report import render_class, write_grades_csv
-
-    students = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    results = []
-    for i, student in enumerate(students, 1):
-        log(f"[{i}/{len(students)}] grading {student.name} ...")
-        result = grade_submission(student, out_dir / student.name, profile_name, assignments)
-        log(f"[{i}/{len(students)}] {student.name}: {result.score:g}/{result.max_score:g}")
-        results.append(result)
-    render_class(results, out_dir / "index.html")
-    write_grades_csv(results, out_dir / "grades.csv")
-    return results
+                assignments: tuple[str, ...] = ASSIGNMENTS, log=None, **options):
+    """Kept for callers of the first API: see grader.classrun.grade_class (parallel, resumable)."""
+    from grader.classrun import grade_class as run_class
+    return run_class(folder, out_dir, profile_name, assignments, **options)

@@ -1,0 +1,120 @@
+"""The course policy (course.toml): points per assignment, check visibility, due dates, late penalty.
+
+    [assignments.qwen2_lora]
+    points = 50                        # the checks' 100 scaled to 50
+    due = 2026-12-01T23:59:00+08:00    # TOML datetime (with its offset)
+    late_penalty_per_day = 0.1         # fraction of the points lost per day (or part of one) late
+    max_late_days = 5                  # later than this scores 0
+    visibility = { test_judge_answer = "after_published" }   # Gradescope's four levels
+
+The submission time comes from Gradescope's submission_metadata.json (its `created_at`) in the
+student's folder, or the one given with --metadata. Without one, no penalty is applied.
+"""
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from grader import ASSIGNMENTS
+from grader.plugin import VISIBILITIES
+
+ASSIGNMENT_KEYS = {"points", "due", "late_penalty_per_day", "max_late_days", "visibility"}
+
+
+class CourseError(ValueError):
+    """A course.toml that cannot be used; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class AssignmentPolicy:
+    points: float | None = None
+    due: datetime | None = None
+    late_penalty_per_day: float = 0.0
+    max_late_days: float | None = None
+    visibility: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CoursePolicy:
+    assignments: dict = field(default_factory=dict)   # name -> AssignmentPolicy
+    text: str = ""                                      # the file as read: part of the cache key
+
+    def for_assignment(self, name: str) -> AssignmentPolicy:
+        return self.assignments.get(name, AssignmentPolicy())
+
+
+def load_policy(path: Path | None) -> CoursePolicy:
+    if path is None:
+        return CoursePolicy()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except OSError as exc:
+        raise CourseError(f"{path}: cannot read it ({exc.strerror}) / 无法读取课程配置") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CourseError(f"{path}: not valid TOML: {exc}. Fix that line / 课程配置不是合法的 TOML") from None
+    unknown_top = set(data) - {"assignments", "course"}
+    if unknown_top:
+        raise CourseError(f"{path}: unknown section(s) {sorted(unknown_top)}; use [course] and "
+                          f"[assignments.<name>] / 未知的配置节")
+    policies = {}
+    for name, entry in data.get("assignments", {}).items():
+        where = f"{path} [assignments.{name}]"
+        if name not in ASSIGNMENTS:
+            raise CourseError(f"{where}: unknown assignment; choose from {', '.join(ASSIGNMENTS)} / 未知作业")
+        unknown = set(entry) - ASSIGNMENT_KEYS
+        if unknown:
+            raise CourseError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(ASSIGNMENT_KEYS)}")
+        due = entry.get("due")
+        if due is not None and not (isinstance(due, datetime) and due.tzinfo is not None):
+            raise CourseError(f"{where}: due must be a TOML datetime with an offset, e.g. "
+                              f"due = 2026-12-01T23:59:00+08:00 / 截止时间需要带时区")
+        visibility = entry.get("visibility", {})
+        bad = {k: v for k, v in visibility.items() if v not in VISIBILITIES}
+        if bad:
+            raise CourseError(f"{where}: visibility {bad}: use one of {', '.join(VISIBILITIES)}")
+        for key in ("points", "late_penalty_per_day", "max_late_days"):
+            value = entry.get(key)
+            if value is not None and (not isinstance(value, (int, float)) or value < 0):
+                raise CourseError(f"{where}: {key} must be a number >= 0, got {value!r}")
+        policies[name] = AssignmentPolicy(points=entry.get("points"), due=due,
+                                          late_penalty_per_day=float(entry.get("late_penalty_per_day", 0.0)),
+                                          max_late_days=entry.get("max_late_days"), visibility=dict(visibility))
+    return CoursePolicy(assignments=policies, text=text)
+
+
+def submission_time(student_dir: Path, metadata: Path | None = None) -> datetime | None:
+    """`created_at` from Gradescope's submission_metadata.json, when there is one."""
+    path = metadata or student_dir / "submission_metadata.json"
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > 1024 * 1024:
+        return None
+    try:
+        created = json.loads(path.read_text(encoding="utf-8"))["created_at"]
+        when = datetime.fromisoformat(created)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def apply_policy(result, policy: CoursePolicy, submitted_at: datetime | None) -> None:
+    """Scale each assignment to its points, set check visibility, and apply the late penalty."""
+    for assignment in result.assignments:
+        rule = policy.for_assignment(assignment.name)
+        for check in assignment.checks:
+            check.visibility = rule.visibility.get(check.name, check.visibility)
+        raw_max = sum(c.max_score for c in assignment.checks)
+        if rule.points is not None and raw_max:
+            factor = rule.points / raw_max
+            for check in assignment.checks:
+                check.score, check.max_score = check.score * factor, check.max_score * factor
+        if rule.due and submitted_at and submitted_at > rule.due:
+            days = math.ceil((submitted_at - rule.due).total_seconds() / 86400)
+            late_out = rule.max_late_days is not None and days > rule.max_late_days
+            fraction = 1.0 if late_out else min(1.0, days * rule.late_penalty_per_day)
+            assignment.late_days = days
+            assignment.penalty = round(fraction * sum(c.score for c in assignment.checks), 4)

@@ -1,0 +1,76 @@
+"""Build a Gradescope autograder zip: setup.sh, run_autograder and this grader's source.
+
+Gradescope unpacks the zip to /autograder/source, runs setup.sh once when the image is built, and
+runs run_autograder for every submission, with the student's files in /autograder/submission and
+its metadata in /autograder/submission_metadata.json; results go to /autograder/results/results.json.
+AUTOGRADER_ROOT and GRADER_PYTHON override those paths (the tests run the bundle in a temp root).
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from grader.profiles import REPO
+
+# What the grader needs at grading time; never reference/ (no solutions on the grading image).
+SOURCE = ("grader", "fixtures", "templates", "pyproject.toml", "README.md")
+
+SETUP_SH = """#!/usr/bin/env bash
+# Runs once on Gradescope's image (Ubuntu, as root): the sandbox, Python, the grader, its fixtures.
+set -euxo pipefail
+apt-get update
+apt-get install -y --no-install-recommends bubblewrap python3-venv python3-pip util-linux
+python3 -m venv /autograder/venv
+# the CPU build of torch first, so pip never pulls the CUDA wheels
+/autograder/venv/bin/pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.13,<2.14"
+# editable: grader, its checks, probes and templates all resolve to /autograder/source
+/autograder/venv/bin/pip install -e /autograder/source
+cd /autograder/source && /autograder/venv/bin/python -m grader.cli fixtures
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Grades /autograder/submission for {assignment}; always leaves a results.json for Gradescope.
+set -uo pipefail
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+PY="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
+mkdir -p "$ROOT/results"
+cd "$ROOT/source"
+COURSE=()
+[ -f "$ROOT/source/course.toml" ] && COURSE=(--course "$ROOT/source/course.toml")
+"$PY" -m grader.cli run "$ROOT/submission" --assignment {assignment} --out "$ROOT/results/report" \\
+    --metadata "$ROOT/submission_metadata.json" "${{COURSE[@]}}"
+status=$?
+if [ $status -eq 0 ] && [ -f "$ROOT/results/report/results.json" ]; then
+    cp "$ROOT/results/report/results.json" "$ROOT/results/results.json"
+else
+    cat > "$ROOT/results/results.json" <<'JSON'
+{{"score": 0, "output": "评分器未能完成评分，请联系助教。 / The grader could not finish; tell the course staff.", "tests": []}}
+JSON
+fi
+"""
+
+
+def build_bundle(assignment: str, output: Path, course: Path | None = None) -> Path:
+    output = output.resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        _add_script(zf, "setup.sh", SETUP_SH)
+        _add_script(zf, "run_autograder", RUN_AUTOGRADER.format(assignment=assignment))
+        for name in SOURCE:
+            path = REPO / name
+            files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+            for f in files:
+                if "__pycache__" not in f.parts and f.suffix != ".pyc":
+                    zf.write(f, f.relative_to(REPO).as_posix())
+        if course is not None:
+            zf.write(course, "course.toml")
+    tmp.replace(output)
+    return output
+
+
+def _add_script(zf: zipfile.ZipFile, name: str, text: str) -> None:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = 0o755 << 16   # executable once unzipped
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, text)
