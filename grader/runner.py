@@ -34,7 +34,9 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
                 "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS), "-p", "no:cacheprovider",
                 "--submission", str(assignment_dir), "--profile", profile_name,
                 "--grader-results", str(results_path), "-q", "-rN", "--color=no"]
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        # the child imports this very grader (a bundle's copy, say), not another one installed
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKS.parent.parent), os.environ.get("PYTHONPATH")]))}
         if private_mounts_possible():
             # A private mount namespace: the checks mount size-capped tmpfs work folders there
             # (grader.sandbox.disk_capped), and they vanish with it even if pytest is killed.

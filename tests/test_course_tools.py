@@ -1,0 +1,116 @@
+"""The tools around grading: course.toml (points, visibility, late penalty), `grader check` for
+students, `grader validate` for course authors, and the Gradescope bundle run as Gradescope runs it."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from datetime import datetime, timezone
+
+import pytest
+
+from grader.course import CourseError, apply_policy, load_policy, submission_time
+from grader.profiles import REPO, fixtures_dir
+from tests.test_results_format import sample, validate_gradescope
+
+POLICY = """
+[assignments.qwen2_lora]
+points = 40
+due = 2026-12-01T23:59:00+08:00
+late_penalty_per_day = 0.1
+max_late_days = 3
+visibility = { test_c = "after_published" }
+"""
+
+
+def write(tmp_path, text, name="course.toml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[assignments.nope]\npoints = 1\n", ["unknown assignment", "qwen2_lora"]),
+    ("[assignments.qwen2_lora]\nvisibility = { test_a = \"secret\" }\n", ["visibility", "after_due_date"]),
+    ("[assignments.qwen2_lora]\ndue = 2026-12-01T23:59:00\n", ["offset"]),
+    ("[assignments.qwen2_lora]\npoint = 5\n", ["unknown key", "points"]),
+    ("[assignments.qwen2_lora\n", ["not valid TOML"]),
+])
+def test_a_bad_course_file_names_the_file_and_the_fix(tmp_path, text, words):
+    path = write(tmp_path, text)
+    with pytest.raises(CourseError) as err:
+        load_policy(path)
+    assert str(path) in str(err.value) and all(w in str(err.value) for w in words), err.value
+
+
+def test_points_visibility_and_late_penalty_from_the_metadata(tmp_path):
+    policy = load_policy(write(tmp_path, POLICY))
+    (tmp_path / "submission_metadata.json").write_text(json.dumps({"created_at": "2026-12-03T10:00:00+08:00"}))
+    when = submission_time(tmp_path)
+    assert when == datetime(2026, 12, 3, 2, 0, tzinfo=timezone.utc)
+    result = sample()                       # 10 of 20 points before the policy
+    apply_policy(result, policy, when)
+    a = result.assignments[0]
+    assert a.max_score == 40 and sum(c.score for c in a.checks) == 20     # scaled to 40 points
+    assert a.late_days == 2 and a.penalty == pytest.approx(4) and result.score == pytest.approx(16)
+    assert a.checks[2].visibility == "after_published"
+    data = result.to_gradescope()
+    validate_gradescope(data)               # the penalty is a negative line: the tests add up
+    assert data["score"] == pytest.approx(16) and "late" in data["output"]
+
+
+def test_too_late_scores_zero_and_on_time_loses_nothing(tmp_path):
+    policy = load_policy(write(tmp_path, POLICY))
+    late, on_time = sample(), sample()
+    apply_policy(late, policy, datetime(2026, 12, 9, tzinfo=timezone.utc))
+    apply_policy(on_time, policy, datetime(2026, 11, 30, tzinfo=timezone.utc))
+    assert late.score == 0 and on_time.score == 20 and on_time.assignments[0].penalty == 0
+
+
+def grader_cli(*args, timeout=600, **kwargs):
+    return subprocess.run([sys.executable, "-m", "grader.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
+
+
+def test_check_shows_students_the_visible_checks_only(tmp_path):
+    work = tmp_path / "qwen2_chat"
+    shutil.copytree(REPO / "reference" / "qwen2_chat", work)
+    course = write(tmp_path, '[assignments.qwen2_chat]\nvisibility = { test_history = "hidden" }\n')
+    proc = grader_cli("check", work, "--course", course)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "qwen2_chat: 80/80" in proc.stdout and "✓" in proc.stdout
+    assert "history" not in proc.stdout.lower() and "历史" not in proc.stdout   # the hidden check
+    assert "1 more check(s) are graded after you submit" in proc.stdout
+
+
+def test_validate_says_reference_full_and_stub_zero():
+    proc = grader_cli("validate", "--assignment", "qwen2_chat")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ok  qwen2_chat     reference 100/100" in proc.stdout
+    assert "ok  qwen2_chat     stub      0/100" in proc.stdout
+
+
+@pytest.mark.parametrize("base, score", [("reference", 100), ("assignments", 0)])
+def test_gradescope_bundle_runs_as_gradescope_runs_it(tmp_path, base, score):
+    bundle = tmp_path / "autograder.zip"
+    proc = grader_cli("gradescope-bundle", "qwen2_chat", "-o", bundle)
+    assert proc.returncode == 0, proc.stderr
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as zf:
+        names = zf.namelist()
+        zf.extractall(root / "source")
+    assert {"setup.sh", "run_autograder", "grader/cli.py"} <= set(names)
+    assert not any(n.startswith(("reference/", "tests/")) for n in names)   # no solutions shipped
+    # Gradescope's layout: the student's files flat in submission/, the metadata beside it
+    shutil.copytree(REPO / base / "qwen2_chat", root / "submission")
+    (root / "submission_metadata.json").write_text(json.dumps({"created_at": "2026-11-01T00:00:00Z"}))
+    env = {"PATH": "/usr/bin:/bin", "AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": sys.executable,
+           "GRADER_FIXTURES": str(fixtures_dir()), "HOME": str(tmp_path)}
+    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                         text=True, timeout=600)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == score, run.stdout + run.stderr
+    validate_gradescope(results)
+    assert len(results["tests"]) == 6
