@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import queue
+import subprocess
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -191,6 +192,31 @@ def _worker_env() -> dict:
 def default_workers(cpu_threads: int = 2) -> int:
     """One unit per two cores: each sandbox runs torch with two threads."""
     return max(1, (os.cpu_count() or 1) // cpu_threads)
+
+
+def visible_gpus() -> list[int]:
+    """The GPUs this machine offers (CUDA_VISIBLE_DEVICES, else `nvidia-smi -L`), without importing torch."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [int(g) for g in listed.split(",") if g.strip().isdigit()]
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [i for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+
+
+def make_executor(kind: str, profile_device: str, workers: int | None = None, address: str | None = None):
+    """The executor a class run asked for. Under a GPU profile: one unit per GPU at a time."""
+    uses_gpu = profile_device.startswith("cuda")
+    if kind == "ray":
+        return RayExecutor(address=address, num_cpus=workers, gpus_per_unit=1 if uses_gpu else 0)
+    if uses_gpu:
+        gpus = visible_gpus()
+        if not gpus:
+            raise SystemExit("error: this profile needs a GPU and none is visible / 此评分配置需要 GPU")
+        return LocalExecutor(workers or len(gpus), gpus=gpus)
+    return LocalExecutor(workers or default_workers())
 
 
 # ---------------------------------------------------------------- progress

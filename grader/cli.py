@@ -48,7 +48,8 @@ def one_submission(path: Path, assignments: tuple[str, ...], scratch: Path) -> P
 
 def cmd_run(args) -> int:
     import tempfile
-    from grader.classrun import LocalExecutor, RayExecutor, default_workers, find_students, grade_class
+    from grader.classrun import find_students, grade_class, make_executor
+    from grader.profiles import get_profile
     from grader.runner import grade_submission
 
     path = Path(args.path).resolve()
@@ -75,10 +76,7 @@ def cmd_run(args) -> int:
     if not find_students(path):
         print(f"error: no submissions in {path} / 没有找到提交", file=sys.stderr)
         return 2
-    if args.executor == "ray":
-        executor = RayExecutor(address=args.address, num_cpus=args.workers)
-    else:
-        executor = LocalExecutor(args.workers or default_workers())
+    executor = make_executor(args.executor, get_profile(args.profile).device, args.workers, args.address)
     results = grade_class(path, out, args.profile, assignments, executor=executor, force=args.force,
                           policy_path=Path(args.course) if args.course else None)
     print(f"{len(results)} submissions graded -> {out / 'index.html'}, {out / 'grades.csv'}")

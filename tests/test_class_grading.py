@@ -100,3 +100,34 @@ def test_ray_executor_gives_the_same_results_as_the_local_one(tmp_path):
     for a, b in zip(local, remote):
         assert outcome(a) == outcome(b), a.student
     assert [r.score for r in remote] == [100, 0]
+
+
+def test_gpu_profile_gives_each_unit_one_gpu_at_a_time(monkeypatch, tmp_path):
+    """No GPU here: grade_unit is replaced by a recorder; what is tested is the hand-out of GPUs."""
+    import threading
+    from grader import classrun
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    executor = classrun.make_executor("local", "cuda", workers=None)
+    assert executor.gpus == [0, 1] and executor.workers == 2
+    held, lock, seen = set(), threading.Lock(), []
+
+    def fake_grade_unit(unit, env=None):
+        gpu = env["CUDA_VISIBLE_DEVICES"]
+        with lock:
+            assert gpu not in held, "two units on one GPU"
+            held.add(gpu)
+            seen.append(gpu)
+        time.sleep(0.05)
+        with lock:
+            held.discard(gpu)
+        return {"unit": unit.student.name}
+
+    monkeypatch.setattr(classrun, "grade_unit", fake_grade_unit)
+    units = [classrun.Unit(tmp_path / f"s{i}", tmp_path / "out", "gpu", CHAT) for i in range(6)]
+    done = list(executor.run(units))
+    assert len(done) == 6 and set(seen) == {"0", "1"}
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    monkeypatch.setattr(classrun, "visible_gpus", lambda: [])
+    with pytest.raises(SystemExit, match="needs a GPU"):
+        classrun.make_executor("local", "cuda")
