@@ -123,5 +123,6 @@ def pytest_sessionfinish(session):
         return
     outcomes = list(session.config._grader_outcomes.values())
     tmp = Path(path).with_suffix(".tmp")
-    tmp.write_text(json.dumps(outcomes, ensure_ascii=False, indent=1))
+    # errors="replace": a stray surrogate from student text must never lose the whole grading
+    tmp.write_text(json.dumps(outcomes, ensure_ascii=False, indent=1), encoding="utf-8", errors="replace")
     tmp.replace(path)

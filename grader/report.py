@@ -21,7 +21,7 @@ def _env() -> Environment:
 
 def _write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", errors="replace")
     tmp.replace(path)
 
 

@@ -116,5 +116,5 @@ class SubmissionResult:
 def dump(path, data: dict) -> None:
     """Write JSON atomically: a reader never sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8", errors="replace")
     tmp.replace(path)

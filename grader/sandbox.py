@@ -366,7 +366,9 @@ class Sandbox:
             argv += ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups",
                      "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
         argv += [*python, f"{INSIDE_PROBES}/{probe}", *args]
-        return argv, {}
+        # bwrap itself (pid 1 inside) gets no secrets either: its /proc/1/environ is readable
+        # by the student in the user-namespace mode, where they share a uid
+        return argv, {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
     def _runtime_paths(self) -> list[Path]:
         """The interpreter, its environment and the read-only paths given by the caller."""

@@ -57,10 +57,24 @@ def _read_steps(path: Path) -> dict:
     if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_RESULT_BYTES:
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), object_hook=_clean_strings)
         steps = data["steps"]
     except (ValueError, KeyError, TypeError):
         return {}
     if not isinstance(steps, dict):
         return {}
     return {k: v for k, v in steps.items() if isinstance(v, dict)}
+
+
+def _clean(value):
+    """Lone surrogates ("\\ud800" is valid JSON) cannot be written as UTF-8 later: replace them."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _clean_strings(obj):
+    """json object_hook: keys and string values of every object, cleaned as they are parsed."""
+    return {_clean(k): _clean(v) for k, v in obj.items()} if isinstance(obj, dict) else _clean(obj)

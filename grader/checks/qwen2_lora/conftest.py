@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -18,14 +19,25 @@ def fresh_records() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def inspected(sandbox, assignment_dir, workdir, fresh_records, profile) -> ProbeRun:
-    return run_probe(sandbox, "qwen2_lora_probe.py", "inspect", assignment_dir, workdir / "inspect",
-                     {"fresh_records": fresh_records},
-                     Limits(wall_s=profile.inspect_timeout_s))
+def _probe_runs(sandbox, assignment_dir, workdir, fresh_records, profile):
+    """Both probe runs start at once: they are independent sandboxes, so a grading waits for the
+    longer one only (and a submission that hangs costs one time limit, not two)."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="probe") as pool:
+        yield {
+            "inspect": pool.submit(run_probe, sandbox, "qwen2_lora_probe.py", "inspect", assignment_dir,
+                                   workdir / "inspect", {"fresh_records": fresh_records},
+                                   Limits(wall_s=profile.inspect_timeout_s)),
+            "train": pool.submit(run_probe, sandbox, "qwen2_lora_probe.py", "train", assignment_dir,
+                                 workdir / "train", {"overrides": profile.lora_overrides, "question": QUESTION},
+                                 Limits(wall_s=profile.train_timeout_s)),
+        }
 
 
 @pytest.fixture(scope="session")
-def trained(sandbox, assignment_dir, workdir, profile) -> ProbeRun:
-    return run_probe(sandbox, "qwen2_lora_probe.py", "train", assignment_dir, workdir / "train",
-                     {"overrides": profile.lora_overrides, "question": QUESTION},
-                     Limits(wall_s=profile.train_timeout_s))
+def inspected(_probe_runs) -> ProbeRun:
+    return _probe_runs["inspect"].result()
+
+
+@pytest.fixture(scope="session")
+def trained(_probe_runs) -> ProbeRun:
+    return _probe_runs["train"].result()

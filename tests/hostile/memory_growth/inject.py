@@ -1,0 +1,3 @@
+blocks = []
+while True:
+    blocks.append(b"x" * (64 * 1024 * 1024))   # real pages, not a lazy zero mapping

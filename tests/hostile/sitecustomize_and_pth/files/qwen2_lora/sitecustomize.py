@@ -1,0 +1,2 @@
+# Run by any Python that has this folder on its startup path.
+open("@@CANARY_DIR@@/hostile-canary-sitecustomize", "w").write("sitecustomize ran")
