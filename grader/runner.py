@@ -104,9 +104,3 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
 def is_submission(path: Path) -> bool:
     return any((path / a).is_dir() for a in ASSIGNMENTS)
 
-
-def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
-                assignments: tuple[str, ...] = ASSIGNMENTS, log=None, **options):
-    """Kept for callers of the first API: see grader.classrun.grade_class (parallel, resumable)."""
-    from grader.classrun import grade_class as run_class
-    return run_class(folder, out_dir, profile_name, assignments, **options)

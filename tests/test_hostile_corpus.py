@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from grader.profiles import REPO
-from grader.runner import grade_class
+from grader.classrun import grade_class
 from grader.sandbox import detect_mode
 from tests.conftest import grade, make_submission
 
