@@ -108,8 +108,9 @@ class Cgroups:
                 path.mkdir(exist_ok=True)
                 (path / self.FILES[controller][1 if v2 else 0]).write_text(str(limit))
             except OSError:
-                with contextlib.suppress(OSError):
-                    path.rmdir()
+                if path not in self.paths.values():   # v2: never remove one another controller uses
+                    with contextlib.suppress(OSError):
+                        path.rmdir()
                 continue
             made[base] = path
             self.paths[controller] = path
