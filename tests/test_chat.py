@@ -74,3 +74,10 @@ def test_app_that_blocks_forever_while_loading(tmp_path, monkeypatch):
         ("chatBot.py", "def get_model():\n", "def get_model():\n    import time\n    time.sleep(10 ** 6)\n")])
     assert result.score == 0
     assert "timed out" in checks["test_app_starts"].output
+
+
+def test_an_answer_kept_with_a_trailing_newline_is_still_the_whole_conversation(tmp_path):
+    """st.markdown strips what it shows, so the page cannot tell "answer\\n" from "answer": an app
+    whose history keeps a trailing newline (as sampled answers sometimes end) loses nothing."""
+    result, checks = grade_chat(tmp_path, "newline", patches=[("chatBot.py", CALL, CALL + ' + "\\n"')])
+    assert result.score == 100, {n: c.output for n, c in checks.items() if c.status != "passed"}
