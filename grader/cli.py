@@ -1,4 +1,5 @@
-"""The `grader` command line: run, stubs, fixtures."""
+"""The `grader` command line: run (one student or a class), check (students), validate (course
+authors), gradescope-bundle, stubs, fixtures."""
 from __future__ import annotations
 
 import argparse
