@@ -38,12 +38,8 @@ class Unit:
     out: Path
     profile: str
     assignments: tuple[str, ...]
-    policy_text: str = ""
+    key: str                        # cache_key() of the above, hashed once per run
     policy_path: str | None = None
-
-    @property
-    def key(self) -> str:
-        return cache_key(self.student, self.profile, self.assignments, self.policy_text)
 
 
 @cache
@@ -92,11 +88,11 @@ def cache_key(student: Path, profile: str, assignments: tuple[str, ...], policy_
     return digest.hexdigest()
 
 
-def cached_result(unit: Unit, key: str) -> SubmissionResult | None:
+def cached_result(unit: Unit) -> SubmissionResult | None:
     path = unit.out / "grader-result.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("cache_key") == key:
+        if data.get("cache_key") == unit.key:
             return SubmissionResult.from_json(data)
     except (OSError, ValueError, TypeError, KeyError):
         pass
@@ -108,11 +104,9 @@ def grade_unit(unit: Unit, env: dict | None = None) -> dict:
     from grader.course import load_policy
     from grader.runner import grade_submission
 
-    if env:
-        os.environ.update(env)
     policy = load_policy(Path(unit.policy_path)) if unit.policy_path else CoursePolicy()
     result = grade_submission(unit.student, unit.out, unit.profile, unit.assignments, policy=policy,
-                              cache_key=unit.key)
+                              cache_key=unit.key, env=env)
     return result.to_json()
 
 
@@ -225,10 +219,9 @@ class Progress:
     """done/total, failures and the time left: a bar on a terminal, plain lines otherwise (CI)."""
 
     def __init__(self, total: int, reused: int, stream=None):
-        self.total, self.done, self.failures = total, reused, 0
+        self.total, self.reused, self.done, self.failures = total, reused, reused, 0
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
-        self.fresh_done = 0
         self.bar = None
         if self.stream.isatty():
             from tqdm import tqdm
@@ -237,14 +230,13 @@ class Progress:
 
     def update(self, student: str, summary: str, failed: bool) -> None:
         self.done += 1
-        self.fresh_done += 1
         self.failures += failed
         if self.bar is not None:
             self.bar.set_postfix_str(f"failures {self.failures}, last {student}")
             self.bar.update(1)
             return
         elapsed = time.monotonic() - self.started
-        left = elapsed / self.fresh_done * (self.total - self.done)
+        left = elapsed / (self.done - self.reused) * (self.total - self.done)
         print(f"[{self.done}/{self.total}] {student}: {summary} | failures {self.failures} | "
               f"about {left:.0f} s left", file=self.stream, flush=True)
 
@@ -271,12 +263,13 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
     executor = executor or LocalExecutor(default_workers())
     stream = stream or sys.stderr
     units = [Unit(student=s, out=out_dir / s.name, profile=profile_name, assignments=assignments,
-                  policy_text=policy.text, policy_path=str(policy_path) if policy_path else None)
+                  key=cache_key(s, profile_name, assignments, policy.text),
+                  policy_path=str(policy_path) if policy_path else None)
              for s in find_students(folder)]
     results: dict[str, SubmissionResult] = {}
     todo = []
     for unit in units:
-        cached = None if force else cached_result(unit, unit.key)
+        cached = None if force else cached_result(unit)
         if cached is not None:
             results[unit.student.name] = cached
         else:

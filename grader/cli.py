@@ -29,6 +29,11 @@ def _policy(args):
         return None
 
 
+def _holds_code(path: Path) -> bool:
+    """Python files at the top: one assignment's folder, not a class of student folders."""
+    return any(p.suffix == ".py" and p.is_file() for p in path.iterdir())
+
+
 def one_submission(path: Path, assignments: tuple[str, ...], scratch: Path) -> Path | None:
     """A submission root (a folder holding <assignment>/ folders) for ``path``, which may also be
     one assignment's own folder (train.py at its top: a Gradescope upload, a student's work folder).
@@ -38,8 +43,7 @@ def one_submission(path: Path, assignments: tuple[str, ...], scratch: Path) -> P
 
     if is_submission(path):
         return path
-    has_code = any(p.suffix == ".py" and p.is_file() for p in path.iterdir())
-    if len(assignments) != 1 or not has_code:   # a class folder holds student folders, no code
+    if len(assignments) != 1 or not _holds_code(path):   # a class folder holds student folders, no code
         return None
     root = scratch / (path.name if path.name not in assignments else "submission")
     shutil.copytree(path, root / assignments[0], symlinks=True,
@@ -70,7 +74,7 @@ def cmd_run(args) -> int:
             result = grade_submission(single, out, args.profile, assignments, policy=policy, metadata=metadata)
             print(f"{result.student}: {result.score:g}/{result.max_score:g} -> {out / 'report.html'}")
             return 0
-    if any(p.suffix == ".py" and p.is_file() for p in path.iterdir()):
+    if _holds_code(path):
         print(f"error: {path} holds code, not student folders: name its assignment with --assignment "
               f"(e.g. --assignment qwen2_lora) / 请用 --assignment 指明作业", file=sys.stderr)
         return 2

@@ -24,8 +24,9 @@ from grader.sandbox import Limits, MODE_DESCRIPTIONS, detect_mode, private_mount
 CHECKS = Path(__file__).resolve().parent / "checks"
 
 
-def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, log_path: Path | None = None
-                     ) -> AssignmentResult:
+def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, log_path: Path | None = None,
+                     env: dict | None = None) -> AssignmentResult:
+    """``env``: extra variables for this grading's children only (a GPU: CUDA_VISIBLE_DEVICES)."""
     profile = get_profile(profile_name)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="grader-pytest-") as tmp:
@@ -36,7 +37,8 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
                 "--grader-results", str(results_path), "-q", "-rN", "--color=no"]
         # the child imports this very grader (a bundle's copy, say), not another one installed
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKS.parent.parent), os.environ.get("PYTHONPATH")]))}
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKS.parent.parent), os.environ.get("PYTHONPATH")])),
+               **(env or {})}
         if private_mounts_possible():
             # A private mount namespace: the checks mount size-capped tmpfs work folders there
             # (grader.sandbox.disk_capped), and they vanish with it even if pytest is killed.
@@ -70,7 +72,7 @@ def _read_checks(path: Path, assignment: str) -> list[CheckResult]:
 
 def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
                      assignments: tuple[str, ...] = ASSIGNMENTS, policy: CoursePolicy | None = None,
-                     metadata: Path | None = None, cache_key: str = "") -> SubmissionResult:
+                     metadata: Path | None = None, cache_key: str = "", env: dict | None = None) -> SubmissionResult:
     """Grade every assignment of one student's folder; write results.json and report.html.
 
     grader-result.json is written last: its presence (with the same cache_key) means this
@@ -84,7 +86,7 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
     results = []
     for assignment in assignments:
         results.append(grade_assignment(submission / assignment, assignment, profile_name,
-                                        log_path=out_dir / f"{assignment}.log"))
+                                        log_path=out_dir / f"{assignment}.log", env=env))
     profile = get_profile(profile_name)
     result = SubmissionResult(
         student=submission.name, assignments=results, profile=profile.name,

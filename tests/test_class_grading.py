@@ -124,7 +124,7 @@ def test_gpu_profile_gives_each_unit_one_gpu_at_a_time(monkeypatch, tmp_path):
         return {"unit": unit.student.name}
 
     monkeypatch.setattr(classrun, "grade_unit", fake_grade_unit)
-    units = [classrun.Unit(tmp_path / f"s{i}", tmp_path / "out", "gpu", CHAT) for i in range(6)]
+    units = [classrun.Unit(tmp_path / f"s{i}", tmp_path / "out", "gpu", CHAT, key="") for i in range(6)]
     done = list(executor.run(units))
     assert len(done) == 6 and set(seen) == {"0", "1"}
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
