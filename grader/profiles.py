@@ -33,6 +33,10 @@ class Profile:
     inspect_timeout_s: float = 180.0      # qwen2_lora's quick probe
     chat_timeout_s: float = 240.0         # the whole AppTest session of qwen2_chat
     chat_turn_timeout_s: float = 60.0     # one AppTest run (model load counts on the first)
+    # minicpm_deepspeed: what the in-sandbox hook applies to every rank train.sh starts, per mode
+    # (TrainingArguments fields set before __post_init__ fills the DeepSpeed config's "auto" fields)
+    deepspeed_overrides: dict = field(default_factory=dict)
+    deepspeed_timeout_s: float = 300.0    # one train.sh launch (LoRA or full)
 
     @property
     def modelscope_cache(self) -> Path:
@@ -41,6 +45,15 @@ class Profile:
     @property
     def real_tokenizer(self) -> Path:
         return fixtures_dir() / "tokenizers" / "qwen2-real"
+
+    @property
+    def minicpm(self) -> Path:
+        return self.modelscope_cache / "OpenBMB" / "MiniCPM-2B-sft-fp32"
+
+    @property
+    def torch_extensions(self) -> Path:
+        """DeepSpeed's cpu_adam and shm comm ops, JIT-built once at set-up (`grader fixtures`)."""
+        return fixtures_dir() / "torch_extensions"
 
 
 PROFILES = {
@@ -52,18 +65,28 @@ PROFILES = {
         device="cpu",
         lora_overrides={"learning_rate": 1e-2, "num_train_epochs": 10, "use_cpu": True,
                         "max_steps": -1, "seed": 42},
+        # measured on the MiniCPM stand-in (fixtures/build.py): LoRA q/k/v/o r=8 learns the 甄嬛
+        # answer in ~50 epochs at 1e-2 (100 for a margin: 2e-2 diverges), full training in 20 at 5e-3;
+        # batch 4, no accumulation
+        deepspeed_overrides={
+            mode: {"learning_rate": lr, "num_train_epochs": epochs, "max_steps": -1, "seed": 42,
+                   "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1,
+                   "logging_steps": 1, "save_strategy": "no", "report_to": [], "disable_tqdm": True,
+                   "fp16": False, "bf16": False, "dataloader_num_workers": 0}
+            for mode, lr, epochs in (("lora", 1e-2, 100), ("full", 5e-3, 20))},
     ),
 }
 
 
 def get_profile(name: str) -> Profile:
-    """The named profile; GRADER_{INSPECT,TRAIN,CHAT,CHAT_TURN}_TIMEOUT_S override its time limits."""
+    """The named profile; GRADER_{INSPECT,TRAIN,CHAT,CHAT_TURN,DEEPSPEED}_TIMEOUT_S override its time limits."""
     try:
         profile = PROFILES[name]
     except KeyError:
         raise SystemExit(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
     timeouts = {field: float(os.environ[var]) for field, var in
                 (("inspect_timeout_s", "GRADER_INSPECT_TIMEOUT_S"), ("train_timeout_s", "GRADER_TRAIN_TIMEOUT_S"),
-                 ("chat_timeout_s", "GRADER_CHAT_TIMEOUT_S"), ("chat_turn_timeout_s", "GRADER_CHAT_TURN_TIMEOUT_S"))
+                 ("chat_timeout_s", "GRADER_CHAT_TIMEOUT_S"), ("chat_turn_timeout_s", "GRADER_CHAT_TURN_TIMEOUT_S"),
+                 ("deepspeed_timeout_s", "GRADER_DEEPSPEED_TIMEOUT_S"))
                 if os.environ.get(var)}
     return replace(profile, **timeouts)

@@ -44,7 +44,8 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
             # (grader.sandbox.disk_capped), and they vanish with it even if pytest is killed.
             argv = ["unshare", "--mount", "--propagation", "private", "--", *argv]
             env["GRADER_PRIVATE_MOUNTS"] = "1"
-        budget = profile.inspect_timeout_s + profile.train_timeout_s + profile.chat_timeout_s + 600
+        budget = (profile.inspect_timeout_s + profile.train_timeout_s + profile.chat_timeout_s
+                  + 2 * profile.deepspeed_timeout_s + 600)
         try:
             proc = subprocess.run(argv, cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                                   text=True, timeout=budget)
@@ -92,7 +93,8 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
         student=submission.name, assignments=results, profile=profile.name,
         profile_description=profile.description, sandbox=MODE_DESCRIPTIONS[detect_mode()],
         limits=f"time: inspect {profile.inspect_timeout_s:.0f} s, train {profile.train_timeout_s:.0f} s, "
-               f"chat {profile.chat_timeout_s:.0f} s ({profile.chat_turn_timeout_s:.0f} s a turn); "
+               f"chat {profile.chat_timeout_s:.0f} s ({profile.chat_turn_timeout_s:.0f} s a turn), "
+               f"deepspeed {profile.deepspeed_timeout_s:.0f} s a launch; "
                f"{Limits().describe(disk_is_capped=private_mounts_possible())}", grader_version=__version__,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         execution_time=time.monotonic() - started, cache_key=cache_key)

@@ -19,7 +19,18 @@ END = re.compile(r"^\s*# END SOLUTION\s*$")
 DEF = re.compile(r"^\s*(?:async\s+)?def\s+(\w+)")
 
 
-def make_stub(source: str, filename: str = "<source>") -> str:
+# what stands in a solution block's place, by language: (the TODO line, the line that fails)
+PLACEHOLDERS = {
+    ".py": ("# TODO(学生 / student): 完成 {zh}，见上面的说明 / implement {en} as described above",
+            'raise NotImplementedError("请完成 {zh} / implement {en}")'),
+    ".sh": ("# TODO(学生 / student): 完成{zh}，见上面的说明 / implement {en} as described above",
+            'echo "请完成 train.sh / implement train.sh" >&2; exit 1'),
+}
+STUB_INFIX = ".stub"   # reference/x/ds_config.stub.json is the stub's ds_config.json (for files without comments)
+
+
+def make_stub(source: str, filename: str = "<source>", suffix: str = ".py") -> str:
+    todo, failing = PLACEHOLDERS[suffix]
     out, inside, function = [], False, None
     for number, line in enumerate(source.splitlines(keepends=True), 1):
         if (m := DEF.match(line)) and not inside:
@@ -29,8 +40,8 @@ def make_stub(source: str, filename: str = "<source>") -> str:
                 raise ValueError(f"{filename}:{number}: nested BEGIN SOLUTION")
             inside, indent = True, m.group(1)
             zh, en = (function, function) if indent and function else ("这一步", "this step")
-            out.append(f"{indent}# TODO(学生 / student): 完成 {zh}，见上面的说明 / implement {en} as described above\n")
-            out.append(f'{indent}raise NotImplementedError("请完成 {zh} / implement {en}")\n')
+            out.append(f"{indent}{todo.format(zh=zh, en=en)}\n")
+            out.append(f"{indent}{failing.format(zh=zh, en=en)}\n")
         elif END.match(line):
             if not inside:
                 raise ValueError(f"{filename}:{number}: END SOLUTION without BEGIN")
@@ -45,12 +56,16 @@ def make_stub(source: str, filename: str = "<source>") -> str:
 def generate(reference: Path = REPO / "reference", target: Path = REPO / "assignments") -> dict[Path, str]:
     """{path under target: text} for every file of every assignment in reference/."""
     files = {}
-    for path in sorted(reference.rglob("*")):
-        if path.is_dir() or "__pycache__" in path.parts or path.name.startswith("."):
-            continue
+    paths = [p for p in sorted(reference.rglob("*"))
+             if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")]
+    stubbed = {p.with_name(p.name.replace(STUB_INFIX, "", 1)) for p in paths if STUB_INFIX in p.suffixes}
+    for path in paths:
+        if path in stubbed:
+            continue   # its .stub twin stands in for it
         rel = path.relative_to(reference)
+        rel = rel.with_name(rel.name.replace(STUB_INFIX, "", 1))
         text = path.read_text(encoding="utf-8")
-        files[target / rel] = make_stub(text, str(rel)) if path.suffix == ".py" else text
+        files[target / rel] = make_stub(text, str(rel), path.suffix) if path.suffix in PLACEHOLDERS else text
     return files
 
 

@@ -47,3 +47,37 @@ BROKEN = {
     "test_student_answer": ("the answer is not sliced off the prompt", [
         ("infer.py", "    generated_ids = [\n        output_ids[len(input_ids):]", "    generated_ids = [\n        output_ids")]),
 }
+
+
+# minicpm_deepspeed: name -> (description, patches, the checks it must fail). Several checks can
+# rightly fail for one bug here (a ZeRO-3 config fails the config check and the engine check).
+DS_STAGE = '"stage": 2,'
+DS_OFFLOAD = '''        "offload_optimizer": {
+            "device": "cpu",
+            "pin_memory": false
+        },
+'''
+LAUNCH = "deepspeed --num_gpus $num_gpus train.py \\"
+MC_PROMPT = '''tokenizer(f"<用户>{example['instruction'] + example['input']}<AI>", add_special_tokens=False)'''
+MINICPM_BROKEN = {
+    # ZeRO-3 saves the full model as partitioned, pickled checkpoints (nothing the judge reads); the
+    # LoRA adapter PEFT still gathers and saves
+    "zero3": ("ZeRO stage 3 instead of 2", [("ds_config.json", DS_STAGE, '"stage": 3,')],
+              {"test_ds_config_zero2_offload", "test_engine_zero2_cpu_adam", "test_full_training",
+               "test_full_answer"}),
+    "no_offload": ("the optimizer is not offloaded to the CPU", [("ds_config.json", DS_OFFLOAD, "")],
+                   {"test_ds_config_zero2_offload", "test_engine_zero2_cpu_adam"}),
+    "left_padding": ("padding on the left, as for generation", [
+        ("train.py", 'tokenizer.padding_side = "right"', 'tokenizer.padding_side = "left"')],
+        {"test_right_padding"}),
+    "wrong_prompt": ("a newline before <AI>", [("train.py", MC_PROMPT, MC_PROMPT.replace("<AI>", "\\n<AI>"))],
+                     {"test_prompt_ids"}),
+    "plain_python": ("train.sh runs python instead of the deepspeed launcher",
+                     [("train.sh", LAUNCH, "python train.py \\")],
+                     # without the launcher's environment DeepSpeed cannot start: nothing trains
+                     {"test_launcher", "test_engine_zero2_cpu_adam", "test_lora_training", "test_full_training",
+                      "test_lora_answer", "test_full_answer"}),
+    "lora_never_trains": ("the LoRA weights are frozen (inference_mode=True)", [
+        ("train.py", "inference_mode=False,", "inference_mode=True,")],
+        {"test_engine_zero2_cpu_adam", "test_lora_training", "test_lora_answer"}),
+}

@@ -13,7 +13,8 @@ from grader.profiles import REPO
 from grader.runner import grade_submission
 
 # Short limits so that hangs cost seconds, not minutes, in CI (real runs take ~5-20 s and ~40 s).
-TEST_TIMEOUTS = {"GRADER_INSPECT_TIMEOUT_S": "60", "GRADER_TRAIN_TIMEOUT_S": "240"}
+TEST_TIMEOUTS = {"GRADER_INSPECT_TIMEOUT_S": "60", "GRADER_TRAIN_TIMEOUT_S": "240",
+                 "GRADER_DEEPSPEED_TIMEOUT_S": "180"}
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,0 +1,66 @@
+"""Fixtures of the minicpm_deepspeed checks: three sandboxed probe runs (inspect, LoRA launch,
+full launch) shared by every check of a session, and the judge's own MiniCPM stand-in."""
+from __future__ import annotations
+
+import os
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from grader.checks.minicpm_deepspeed import fresh
+from grader.checks.probe_run import ProbeRun, run_probe
+from grader.sandbox import Limits
+
+PROBE = "minicpm_deepspeed_probe.py"
+MARGIN_S = 30   # the probe's own time after train.sh is stopped: it still reports what happened
+
+
+@pytest.fixture(scope="session")
+def fresh_records() -> list[dict]:
+    """Drawn anew at every grading, so no submission can carry the expected encodings."""
+    return fresh.records(secrets.randbits(32))
+
+
+@pytest.fixture(scope="session")
+def _probe_runs(sandbox, assignment_dir, workdir, fresh_records, profile):
+    """The three runs share the machine's cores: at once only where there are plenty (on 2 cores,
+    three at once took 163 s against 55 s one after another: OpenMP and CPU Adam threads fight),
+    and never without network namespaces (process mode), where two launchers would both want
+    port 29500."""
+    common = {"model_path": str(profile.minicpm), "device": profile.device}
+    jobs = {"inspect": ({**common, "fresh_records": fresh_records, "identity_record": fresh.identity_record()},
+                        profile.inspect_timeout_s)}
+    for mode in ("lora", "full"):
+        jobs[mode] = ({**common, "dataset": fresh.dataset(), "overrides": profile.deepspeed_overrides[mode],
+                       "torch_extensions": str(profile.torch_extensions), "timeout_s": profile.deepspeed_timeout_s},
+                      profile.deepspeed_timeout_s + MARGIN_S)
+    workers = max(1, min(3, (os.cpu_count() or 1) // 4)) if sandbox.mode != "process" else 1
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
+        yield {mode: pool.submit(run_probe, sandbox, PROBE, mode, assignment_dir, workdir / mode, given,
+                                 Limits(wall_s=wall))
+               for mode, (given, wall) in jobs.items()}
+
+
+@pytest.fixture(scope="session")
+def inspected(_probe_runs) -> ProbeRun:
+    return _probe_runs["inspect"].result()
+
+
+@pytest.fixture(scope="session")
+def launched(_probe_runs) -> dict[str, ProbeRun]:
+    return {mode: _probe_runs[mode].result() for mode in ("lora", "full")}
+
+
+@pytest.fixture(scope="session")
+def minicpm(profile):
+    """The grader's own stand-in (its modeling code is the grader's, never a student's):
+    (tokenizer, load()) with load() giving a fresh float32 copy each time."""
+    import copy
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(profile.minicpm, use_fast=False, trust_remote_code=True)
+    base = AutoModelForCausalLM.from_pretrained(profile.minicpm, trust_remote_code=True, dtype=torch.float32)
+    base.eval()
+    return tokenizer, lambda: copy.deepcopy(base)

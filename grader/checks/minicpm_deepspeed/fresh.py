@@ -1,0 +1,34 @@
+"""The course's dataset, records drawn fresh at grading time, and what process_func must make of them."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from grader.checks.qwen2_lora.fresh import records  # noqa: F401  (the same fresh records, another prompt)
+
+DATASET = Path(__file__).resolve().parent / "huanhuan.json"
+QUESTION = "你是谁？"
+
+
+def dataset() -> list[dict]:
+    """The 甄嬛 records every submission trains on (the grader copies them over the student's file)."""
+    return json.loads(DATASET.read_text(encoding="utf-8"))
+
+
+def identity_record() -> dict:
+    return next(r for r in dataset() if r["instruction"] + r["input"] == QUESTION)
+
+
+def identity() -> str:
+    return identity_record()["output"]
+
+
+def prompt(record: dict) -> str:
+    return f"<用户>{record['instruction'] + record['input']}<AI>"
+
+
+def expected_parts(tokenizer, record: dict) -> tuple[list[int], list[int], int]:
+    """(prompt ids, response ids, end id), tokenized separately as the tutorial does; pad = eos."""
+    ids = tokenizer(prompt(record), add_special_tokens=False)["input_ids"]
+    response = tokenizer(record["output"], add_special_tokens=False)["input_ids"]
+    return ids, response, tokenizer.eos_token_id

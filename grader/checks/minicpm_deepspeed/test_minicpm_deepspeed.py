@@ -1,0 +1,451 @@
+"""Checks of the minicpm_deepspeed assignment (MiniCPM-2B, DeepSpeed ZeRO-2 + CPU offload, LoRA and full).
+
+Student code ran in the sandbox (fixtures `inspected` and `launched`); here, in the judge, we compare
+what came back with what we compute ourselves: encodings of fresh records with the stand-in's own
+tokenizer, the student's ds_config.json built into a real DeepSpeed config, and the saved weights
+loaded as data into the grader's own MiniCPM code, which must answer 你是谁？ as the dataset teaches.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+
+import pytest
+
+from grader.checks.adapter_data import attach_lora, read_safetensors
+from grader.checks.minicpm_deepspeed import fresh
+from grader.plugin import check, fail, require
+
+MATCH = 0.9              # similarity of an answer's start to the taught one (difflib ratio)
+MAX_CONFIG_BYTES = 256 * 1024
+# What TrainingArguments own: in ds_config.json these must be "auto" (HF fills them in)
+AUTO_KEYS = (("train_micro_batch_size_per_gpu",), ("gradient_accumulation_steps",), ("train_batch_size",),
+             ("gradient_clipping",), ("optimizer", "params", "lr"))
+SHAPE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+              "num_key_value_heads", "vocab_size")
+MODES = {"lora": "LoRA", "full": "全量 / full"}
+
+
+# ---------------------------------------------------------------- helpers (judge side)
+
+def _encodings(inspected, tokenizer, fresh_records):
+    """[(record, student's encoding, expected prompt ids, response ids, end id)]: short ones, the long one."""
+    got = inspected.value("process_func")
+    require(isinstance(got, list) and len(got) == len(fresh_records),
+            "process_func 没有为每条记录返回结果。", "process_func did not return one result per record.")
+    rows = []
+    for record, enc in zip(fresh_records, got):
+        missing = {"input_ids", "attention_mask", "labels"} - set(enc)
+        require(not missing, f"process_func 的返回值缺少键：{sorted(missing)}",
+                f"process_func's result lacks the keys {sorted(missing)}")
+        rows.append((record, enc, *fresh.expected_parts(tokenizer, record)))
+    return rows[:-1], rows[-1]
+
+
+def _prompt_len(ids: list[int], response: list[int], expected: int) -> int:
+    """Where the student's own prompt ends (before the response's last occurrence), so a wrong
+    prompt costs the prompt check only."""
+    n = len(response)
+    for start in range(len(ids) - n, -1, -1):
+        if ids[start:start + n] == response:
+            return start
+    return expected
+
+
+def _show(tokenizer, ids, start, width=12) -> str:
+    return repr(tokenizer.decode([i for i in ids[max(start - 2, 0):start + width] if i >= 0]))
+
+
+def _similar(text: str, target: str) -> float:
+    return difflib.SequenceMatcher(None, text.strip()[:len(target)], target.strip()).ratio()
+
+
+def _read_json_file(path, name: str) -> dict:
+    """A JSON object from a file of the submission or its outputs: a regular file, bounded, UTF-8."""
+    if path.is_symlink() or not path.is_file():
+        fail(f"没有找到 {name}（或它不是普通文件）。", f"{name} is missing (or is not a regular file).")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        fail(f"{name} 太大。", f"{name} is too large.")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        fail(f"{name} 不是合法的 JSON：{exc}", f"{name} is not valid JSON: {exc}")
+    require(isinstance(data, dict), f"{name} 应是一个 JSON 对象。", f"{name} must hold a JSON object.")
+    return data
+
+
+def _engine_config(assignment_dir, minicpm):
+    """The student's ds_config.json as DeepSpeed itself builds it, after HF filled in the "auto"
+    fields from the tutorial's TrainingArguments: (the raw dict, DeepSpeedConfig)."""
+    os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    import tempfile
+
+    from deepspeed.runtime.config import DeepSpeedConfig
+    from transformers import TrainingArguments
+    from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
+
+    raw = _read_json_file(assignment_dir / "ds_config.json", "ds_config.json")
+    args = TrainingArguments(output_dir=tempfile.mkdtemp(prefix="grader-ds-args-"), per_device_train_batch_size=4,
+                             gradient_accumulation_steps=4, learning_rate=1e-4, num_train_epochs=3,
+                             use_cpu=True, report_to=[])
+    try:
+        hf = HfTrainerDeepSpeedConfig(json.loads(json.dumps(raw)))
+        hf.trainer_config_process(args)
+        hf.trainer_config_finalize(args, minicpm[1](), num_training_steps=100)
+        built = DeepSpeedConfig(hf.config)
+    except Exception as exc:  # DeepSpeed's and HF's own validation errors, shown as they say them
+        fail(f"DeepSpeed / transformers 拒绝了 ds_config.json：\n{str(exc)[:1500]}",
+             "DeepSpeed or transformers rejected ds_config.json (their message is above).")
+    return raw, built
+
+
+def _judge_loss(model, tokenizer, records) -> float:
+    """Mean loss over the responses of the course's records, computed by the judge."""
+    import torch
+    losses = []
+    for record in records:
+        prompt, response, end = fresh.expected_parts(tokenizer, record)
+        ids, labels = prompt + response + [end], [-100] * len(prompt) + response + [end]
+        with torch.no_grad():
+            losses.append(model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss.item())
+    return sum(losses) / len(losses)
+
+
+def _question_ids(inspected, tokenizer) -> list[int]:
+    """The prompt for 你是谁？ as the student's process_func writes it (the format their weights were
+    taught), or the course's own when process_func gave nothing usable. Only generated tokens count."""
+    prompt, response, _end = fresh.expected_parts(tokenizer, fresh.identity_record())
+    entry = inspected.steps.get("identity") or {}
+    ids = (entry.get("value") or {}).get("input_ids") if entry.get("ok") else None
+    if not (isinstance(ids, list) and all(isinstance(i, int) and 0 <= i < len(tokenizer) for i in ids)):
+        return prompt
+    start = _prompt_len(ids, response, -1)
+    return ids[:start] if 0 < start <= 256 else prompt
+
+
+def _answer(model, tokenizer, prompt_ids: list[int]) -> str:
+    import torch
+    ids = torch.tensor([prompt_ids])
+    budget = len(tokenizer(fresh.identity(), add_special_tokens=False)["input_ids"]) + 8
+    with torch.no_grad():
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                             max_new_tokens=budget, pad_token_id=tokenizer.eos_token_id)
+    return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+
+
+def _rank(launched, mode: str, trained: bool = True) -> dict:
+    """What our hook saw in the training process of ``mode`` (rank 0), or a failure saying why not.
+    ``trained``: training must have finished and train.sh exited 0; else it is enough that a rank ran."""
+    run = launched[mode]
+    launch = run.value("launch")
+    facts = (run.value("ranks") or {}).get("ds-rank0") or {}
+    if not facts or (trained and (launch["returncode"] != 0 or not facts.get("train_finished"))):
+        fail(f"{MODES[mode]} 训练没有正常结束（train.sh 退出码 {launch['returncode']}）。输出的最后部分：\n"
+             f"{launch['output'][-2500:]}",
+             f"{mode} training did not finish (train.sh exit code {launch['returncode']}); the end of its "
+             f"output is above.")
+    return facts
+
+
+def _losses_fall(facts: dict, mode: str) -> None:
+    losses = facts.get("losses") or []
+    require(len(losses) >= 5, f"{MODES[mode]}：只记录到 {len(losses)} 个损失值。",
+            f"{mode}: only {len(losses)} loss values were logged: did training really run?")
+    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    require(last < 0.5 * first, f"{MODES[mode]}：损失没有明显下降：开始 {first:.3f}，最后 {last:.3f}。",
+            f"{mode}: the loss did not fall enough: {first:.3f} at the start, {last:.3f} at the end.")
+
+
+def _full_model(launched, minicpm):
+    """The judge's MiniCPM with the student's saved full weights: config.json checked, safetensors only."""
+    folder = launched["full"].result.out_dir / "full"
+    config = _read_json_file(folder / "config.json", "output/config.json")
+    base = minicpm[1]()
+    wrong = {k: config.get(k) for k in SHAPE_KEYS if config.get(k) != getattr(base.config, k)}
+    require(not wrong, f"保存的 config.json 和 MiniCPM 替身对不上：{wrong}",
+            f"The saved config.json does not match the MiniCPM model: {wrong}")
+    weights = folder / "model.safetensors"
+    require(weights.is_file() and not weights.is_symlink(),
+            "输出文件夹里没有 model.safetensors：训练结束后请调用 trainer.save_model(output_dir)。（ZeRO-3 默认只保存"
+            "分片的检查点，评分器不会读取 pickle。）",
+            "There is no model.safetensors in the output folder: call trainer.save_model(output_dir) after "
+            "training. (Under ZeRO-3 DeepSpeed saves only partitioned, pickled checkpoints, which the grader never "
+            "loads.)")
+    tensors = read_safetensors(folder, "model.safetensors")
+    expected = base.state_dict()
+    unexpected = sorted(set(tensors) - set(expected))
+    missing = sorted(set(expected) - set(tensors) - {"lm_head.weight"})   # tied to the embeddings
+    require(not unexpected and not missing,
+            f"model.safetensors 的权重和模型对不上：多了 {unexpected[:3]}，缺少 {missing[:3]}",
+            f"model.safetensors does not fit the model: unexpected {unexpected[:3]}, missing {missing[:3]}")
+    bad = [k for k, v in tensors.items() if v.shape != expected[k].shape]
+    require(not bad, f"这些权重的形状不对：{bad[:3]}", f"These tensors have the wrong shape: {bad[:3]}")
+    base.load_state_dict(tensors, strict=False)
+    base.tie_weights()
+    base.eval()
+    return base
+
+
+def _lora_model(launched, minicpm):
+    return attach_lora(minicpm[1](), launched["lora"].result.out_dir / "lora")
+
+
+# ---------------------------------------------------------------- process_func and the tokenizer
+
+@check(10, en="process_func builds the exact <用户>{instruction+input}<AI> prompt, then the response",
+       zh="process_func 生成完全正确的 <用户>{instruction+input}<AI> 提示词，后接回答",
+       hint_en="tokenizer(f\"<用户>{example['instruction'] + example['input']}<AI>\", add_special_tokens=False), "
+               "then the response tokenized the same way.",
+       hint_zh="tokenizer(f\"<用户>{example['instruction'] + example['input']}<AI>\", add_special_tokens=False)，"
+               "回答同样分词。")
+def test_prompt_ids(inspected, minicpm, fresh_records):
+    tokenizer = minicpm[0]
+    short, _ = _encodings(inspected, tokenizer, fresh_records)
+    for record, enc, prompt, response, _end in short:
+        want, got = prompt + response, enc["input_ids"][:len(prompt) + len(response)]
+        if got != want:
+            at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+            fail(f"记录 {record['instruction'][:20]!r} 的 input_ids 在第 {at} 个 token 处不对：\n"
+                 f"期望 {_show(tokenizer, want, at)}，得到 {_show(tokenizer, got, at)}",
+                 f"input_ids differ at token {at} for that record: expected {_show(tokenizer, want, at)}, "
+                 f"got {_show(tokenizer, got, at)}")
+
+
+@check(5, en="input_ids and labels end with pad = eos (</s>) after the response",
+       zh="input_ids 和 labels 在回答之后以 pad（= eos，</s>）结尾",
+       hint_en="build_tokenizer sets tokenizer.pad_token_id = tokenizer.eos_token_id; process_func appends "
+               "tokenizer.pad_token_id to input_ids and labels.",
+       hint_zh="build_tokenizer 里设置 tokenizer.pad_token_id = tokenizer.eos_token_id；process_func 在 input_ids "
+               "和 labels 末尾加上 tokenizer.pad_token_id。")
+def test_end_token(inspected, minicpm, fresh_records):
+    tokenizer = minicpm[0]
+    short, _ = _encodings(inspected, tokenizer, fresh_records)
+    for record, enc, prompt, response, end in short:
+        ids, labels = enc["input_ids"], enc["labels"]
+        p = _prompt_len(ids, response, len(prompt))
+        require(len(ids) == p + len(response) + 1 and ids[-1] == end and labels[-1] == end,
+                f"回答之后应恰好有一个 </s>（id {end}）；最后的 token 是 {_show(tokenizer, ids, len(ids) - 3)}",
+                f"Exactly one </s> (id {end}) must follow the response in input_ids and labels.")
+
+
+@check(10, en="labels are -100 over exactly the prompt, then the response ids",
+       zh="labels 恰好在提示词部分为 -100，之后是回答的 token",
+       hint_en="labels = [-100] * len(prompt ids) + response ids + [pad_token_id]: the loss only sees the answer.",
+       hint_zh="labels = [-100] * 提示词长度 + 回答 ids + [pad_token_id]：损失只计算回答部分。")
+def test_label_mask(inspected, minicpm, fresh_records):
+    short, _ = _encodings(inspected, minicpm[0], fresh_records)
+    for record, enc, prompt, response, _end in short:
+        labels = enc["labels"]
+        p = _prompt_len(enc["input_ids"], response, len(prompt))
+        masked = sum(1 for x in labels if x == -100)
+        require(labels[:p] == [-100] * p and masked == p,
+                f"提示词有 {p} 个 token，labels 里却有 {masked} 个 -100（位置也要对）。",
+                f"The prompt has {p} tokens but labels hold {masked} -100s (they must cover exactly the prompt).")
+        require(labels[p:p + len(response)] == response,
+                "提示词之后的 labels 应该等于回答的 token ids。", "After the prompt, labels must equal the response's ids.")
+
+
+@check(5, en="attention_mask is all ones, the lists are equally long, and a long record is cut to MAX_LENGTH",
+       zh="attention_mask 全为 1，三个列表一样长，超长记录截断到 MAX_LENGTH",
+       hint_en="The end token is attended to as well (a 1 for it); cut all three lists to MAX_LENGTH (512).",
+       hint_zh="结束符也要关注（为它补一个 1）；三个列表都截断到 MAX_LENGTH（512）。")
+def test_attention_and_truncation(inspected, minicpm, fresh_records):
+    tokenizer = minicpm[0]
+    short, (record, long_enc, prompt, response, end) = _encodings(inspected, tokenizer, fresh_records)
+    for _record, enc, _prompt, resp, _end in short:
+        require(len(enc["input_ids"]) > len(resp),
+                f"input_ids 只有 {len(enc['input_ids'])} 个 token，连回答都装不下。",
+                f"input_ids holds {len(enc['input_ids'])} tokens, not even the response's {len(resp)}.")
+    for _record, enc, *_ in short + [(record, long_enc)]:
+        n = len(enc["input_ids"])
+        require(len(enc["attention_mask"]) == n and len(enc["labels"]) == n,
+                f"input_ids、attention_mask、labels 长度不同：{n}、{len(enc['attention_mask'])}、{len(enc['labels'])}",
+                f"input_ids, attention_mask and labels differ in length: {n}, {len(enc['attention_mask'])}, "
+                f"{len(enc['labels'])}")
+        require(all(x == 1 for x in enc["attention_mask"]), "attention_mask 里有不是 1 的值。",
+                "attention_mask holds values other than 1.")
+    max_length = inspected.value("constants").get("MAX_LENGTH")
+    require(isinstance(max_length, int) and 64 <= max_length <= 32768,
+            "train.py 里需要整数 MAX_LENGTH（教程是 512）。", "train.py needs an integer MAX_LENGTH (the tutorial uses 512).")
+    full = prompt + response + [end]
+    assert len(full) > max_length, "the judge's long record must exceed MAX_LENGTH"
+    ids = long_enc["input_ids"]
+    # measured against the student's own prompt (the prompt check judges that): some prompt, then
+    # the response, cut at MAX_LENGTH
+    cut_right = len(ids) == max_length and any(ids[p:] == response[:max_length - p] for p in range(1, min(len(ids), 256)))
+    require(cut_right,
+            f"这条记录有 {len(full)} 个 token，应截断为 {max_length} 个，实际有 {len(ids)} 个。",
+            f"That record has {len(full)} tokens and must be cut to {max_length}; input_ids has {len(ids)}.")
+
+
+@check(10, en="Batched by DataCollatorForSeq2Seq, the records are padded on the right with pad = eos",
+       zh="用 DataCollatorForSeq2Seq 组成批次时，记录在右侧用 pad（= eos）填充",
+       hint_en="In build_tokenizer: tokenizer.padding_side = 'right' and tokenizer.pad_token_id = "
+               "tokenizer.eos_token_id (MiniCPM's tokenizer has no pad token of its own).",
+       hint_zh="在 build_tokenizer 里：tokenizer.padding_side = 'right'，tokenizer.pad_token_id = "
+               "tokenizer.eos_token_id（MiniCPM 的分词器本身没有 pad）。")
+def test_right_padding(inspected, minicpm, fresh_records):
+    eos = minicpm[0].eos_token_id
+    facts = inspected.value("tokenizer_facts")
+    require(facts.get("pad_token_id") == eos,
+            f"pad_token_id 是 {facts.get('pad_token_id')}，应等于 eos_token_id {eos}。",
+            f"pad_token_id is {facts.get('pad_token_id')}; it must equal eos_token_id {eos}.")
+    batch = inspected.value("batch")
+    encoded = inspected.value("process_func")[:-1]
+    width = max(len(e["input_ids"]) for e in encoded)
+    for enc, ids, labels in zip(encoded, batch["input_ids"], batch["labels"]):
+        n = len(enc["input_ids"])
+        require(len(ids) == width and ids[:n] == enc["input_ids"] and ids[n:] == [eos] * (width - n),
+                "批次里的 input_ids 不是“原序列在前、pad 在右”：请设置 padding_side = 'right'。",
+                "In the batch, input_ids are not the record followed by pad tokens on the right: set "
+                "padding_side = 'right'.")
+        require(labels[:n] == enc["labels"] and labels[n:] == [-100] * (width - n),
+                "批次里 labels 的填充应在右侧且为 -100。", "In the batch, labels must be padded on the right with -100.")
+
+
+# ---------------------------------------------------------------- ds_config.json, built for real
+
+@check(10, en="ds_config.json runs ZeRO stage 2 with the optimizer offloaded to the CPU",
+       zh="ds_config.json 使用 ZeRO stage 2，并把优化器 offload 到 CPU",
+       hint_en='"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": false}, ...}',
+       hint_zh='"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": false}, ...}')
+def test_ds_config_zero2_offload(assignment_dir, minicpm):
+    _raw, built = _engine_config(assignment_dir, minicpm)
+    stage = int(built.zero_config.stage)
+    offload = built.zero_config.offload_optimizer
+    device = getattr(offload, "device", None)
+    device = getattr(device, "value", device)   # an enum or, as pydantic may keep it, a str
+    require(stage == 2, f"ZeRO stage 是 {stage}，应为 2。", f"The ZeRO stage is {stage}; it must be 2.")
+    require(device == "cpu", f"优化器 offload 设备是 {device}，应为 cpu。",
+            f"The optimizer is offloaded to {device}; it must be offloaded to cpu.")
+
+
+@check(5, en='ds_config.json builds into a real DeepSpeed config, with "auto" where TrainingArguments own the value',
+       zh='ds_config.json 能构建成真实的 DeepSpeed 配置，TrainingArguments 决定的值写成 "auto"',
+       hint_en='train_micro_batch_size_per_gpu, gradient_accumulation_steps, train_batch_size, gradient_clipping '
+               'and the optimizer\'s lr come from TrainingArguments: write "auto", so the two cannot disagree.',
+       hint_zh='train_micro_batch_size_per_gpu、gradient_accumulation_steps、train_batch_size、gradient_clipping '
+               '和优化器的 lr 由 TrainingArguments 决定：写成 "auto"，两边才不会矛盾。')
+def test_ds_config_builds(assignment_dir, minicpm):
+    raw, _built = _engine_config(assignment_dir, minicpm)
+    fixed = []
+    for path in AUTO_KEYS:
+        node = raw
+        for key in path:
+            node = node.get(key, "auto") if isinstance(node, dict) else "auto"
+        if node != "auto":
+            fixed.append(".".join(path))
+    require(not fixed, f"这些值应写成 \"auto\"：{fixed}", f'These values must be "auto": {fixed}')
+
+
+# ---------------------------------------------------------------- train.sh, launched for real
+
+@check(10, en="train.sh starts train.py through the real deepspeed launcher (LoRA and full)",
+       zh="train.sh 通过真实的 deepspeed 启动器运行 train.py（LoRA 与全量）",
+       hint_en='deepspeed --num_gpus 1 train.py --deepspeed ./ds_config.json ... "$@" (not python train.py); '
+               'pass the extra arguments "$@" on: the grader adds --model_path, --output_dir and --use_lora True.',
+       hint_zh='deepspeed --num_gpus 1 train.py --deepspeed ./ds_config.json ... "$@"（不要用 python train.py）；'
+               '把额外参数 "$@" 传下去：评分器会加上 --model_path、--output_dir 和 --use_lora True。')
+def test_launcher(launched):
+    for mode in MODES:
+        launcher = launched[mode].value("launcher")
+        launch = launched[mode].value("launch")
+        require(isinstance(launcher, dict) and "train.py" in launcher.get("argv", []),
+                f"{MODES[mode]}：train.sh 没有通过 deepspeed 启动器运行 train.py。输出的最后部分：\n"
+                f"{launch['output'][-1500:]}",
+                f"{mode}: train.sh did not start train.py through the deepspeed launcher (its output is above).")
+        args = _rank(launched, mode, trained=False).get("training_args") or {}
+        require(args.get("deepspeed"), f"{MODES[mode]}：训练时没有传入 --deepspeed 配置。",
+                f"{mode}: training ran without --deepspeed (the DeepSpeed config).")
+
+
+@check(10, en="The engine really ran ZeRO stage 2 with DeepSpeed's CPU Adam (LoRA and full)",
+       zh="训练引擎确实运行了 ZeRO stage 2 和 DeepSpeed 的 CPU Adam（LoRA 与全量）",
+       hint_en="Let Trainer build the engine from ds_config.json (TrainingArguments --deepspeed), with an "
+               '"optimizer" section (AdamW, "auto" params) so DeepSpeed picks its CPU Adam for the offload.',
+       hint_zh='让 Trainer 根据 ds_config.json 构建引擎（TrainingArguments 的 --deepspeed），并写上 "optimizer" 部分'
+               '（AdamW，参数为 "auto"），DeepSpeed 才会为 offload 选用 CPU Adam。')
+def test_engine_zero2_cpu_adam(launched):
+    for mode in MODES:
+        engine = _rank(launched, mode, trained=False).get("engine") or {}
+        require(engine, f"{MODES[mode]}：没有构建 DeepSpeed 引擎。", f"{mode}: no DeepSpeed engine was built.")
+        require(engine.get("zero_stage") == 2, f"{MODES[mode]}：引擎运行的是 ZeRO stage {engine.get('zero_stage')}。",
+                f"{mode}: the engine ran ZeRO stage {engine.get('zero_stage')}, not 2.")
+        require(engine.get("offload_optimizer_cpu") is True, f"{MODES[mode]}：优化器没有 offload 到 CPU。",
+                f"{mode}: the optimizer was not offloaded to the CPU.")
+        require(engine.get("basic_optimizer") == "DeepSpeedCPUAdam",
+                f"{MODES[mode]}：优化器是 {engine.get('basic_optimizer')}，不是 DeepSpeedCPUAdam。",
+                f"{mode}: the optimizer was {engine.get('basic_optimizer')}, not DeepSpeedCPUAdam.")
+
+
+@check(5, en="LoRA mode trains an adapter (loss falls, as the grader measures too) and saves it as safetensors",
+       zh="LoRA 模式训练出 adapter（损失下降，评分器也会自己计算），并以 safetensors 保存",
+       hint_en="With --use_lora True: model = get_peft_model(model, config) before the Trainer, and "
+               "trainer.save_model(output_dir) at the end.",
+       hint_zh="--use_lora True 时：在创建 Trainer 之前 model = get_peft_model(model, config)，最后 trainer.save_model(output_dir)。")
+def test_lora_training(launched, minicpm):
+    facts = _rank(launched, "lora")
+    model_facts = facts.get("model") or {}
+    require(model_facts.get("peft") and 0 < model_facts.get("trainable", 0) < 0.2 * model_facts.get("total", 1),
+            f"LoRA 模式训练的不是 LoRA 模型：{model_facts}", f"LoRA mode did not train a LoRA model: {model_facts}")
+    _losses_fall(facts, "lora")
+    tokenizer, load = minicpm
+    records = fresh.dataset()
+    base, tuned = _judge_loss(load(), tokenizer, records), _judge_loss(_lora_model(launched, minicpm), tokenizer, records)
+    require(tuned < 0.7 * base,
+            f"评分器算出的损失：基座 {base:.3f}，加上你的 adapter {tuned:.3f}，没有明显下降。",
+            f"The grader's own loss: {base:.3f} for the base model, {tuned:.3f} with your adapter: it did not "
+            f"fall enough.")
+
+
+@check(5, en="Full mode trains every weight (loss falls, as the grader measures too) and saves model.safetensors",
+       zh="全量模式训练全部权重（损失下降，评分器也会自己计算），并保存 model.safetensors",
+       hint_en="Without --use_lora the model itself goes to the Trainer; trainer.save_model(output_dir) at the end.",
+       hint_zh="不加 --use_lora 时把模型本身交给 Trainer；最后 trainer.save_model(output_dir)。")
+def test_full_training(launched, minicpm):
+    facts = _rank(launched, "full")
+    model_facts = facts.get("model") or {}
+    require(not model_facts.get("peft") and model_facts.get("trainable") == model_facts.get("total"),
+            f"全量模式没有训练全部权重：{model_facts}", f"Full mode did not train every weight: {model_facts}")
+    _losses_fall(facts, "full")
+    tokenizer, load = minicpm
+    records = fresh.dataset()
+    base, tuned = _judge_loss(load(), tokenizer, records), _judge_loss(_full_model(launched, minicpm), tokenizer, records)
+    require(tuned < 0.7 * base,
+            f"评分器算出的损失：训练前 {base:.3f}，训练后 {tuned:.3f}，没有明显下降。",
+            f"The grader's own loss: {base:.3f} before training, {tuned:.3f} after: it did not fall enough.")
+
+
+def _check_answer(model, minicpm, inspected, mode: str) -> None:
+    tokenizer, load = minicpm
+    identity = fresh.identity()
+    prompt = _question_ids(inspected, tokenizer)
+    base_answer, answer = _answer(load(), tokenizer, prompt), _answer(model, tokenizer, prompt)
+    require(_similar(base_answer, identity) < MATCH,
+            "未训练的替身模型用你的提示词就已经能给出这个回答：回答必须来自训练。",
+            "The untrained stand-in already gives this answer with your prompt: the answer must come from training.")
+    require(_similar(answer, identity) >= MATCH,
+            f"{MODES[mode]}：训练后的模型回答 {answer[:120]!r}\n期望以此开头：{identity!r}",
+            f"{mode}: the trained model answered {answer[:120]!r}; expected it to start with {identity!r}.")
+
+
+@check(10, en="The stand-in + your LoRA adapter (loaded by the grader) answers 你是谁？ as the dataset teaches",
+       zh="评分器加载替身模型和你的 LoRA adapter，回答“你是谁？”与数据集教的一致",
+       hint_en="The grader greedy-decodes the dataset's 你是谁？ (in your process_func's prompt) with its own "
+               "MiniCPM code and your adapter's safetensors; the untrained model does not know the answer.",
+       hint_zh="评分器用自己的 MiniCPM 代码和你的 adapter safetensors，对数据集里的“你是谁？”（用你 process_func 的提示词）"
+               "贪心解码；未训练的模型答不出。",
+       depends=("test_lora_training",))
+def test_lora_answer(launched, minicpm, inspected):
+    _check_answer(_lora_model(launched, minicpm), minicpm, inspected, "lora")
+
+
+@check(5, en="Your fully trained weights (loaded by the grader as data) answer 你是谁？ as the dataset teaches",
+       zh="评分器把你全量训练的权重作为数据加载，回答“你是谁？”与数据集教的一致",
+       hint_en="Only model.safetensors and config.json are read, into the grader's own MiniCPM code (never a "
+               "modeling_minicpm.py from your output).",
+       hint_zh="只读取 model.safetensors 和 config.json，装进评分器自己的 MiniCPM 代码（绝不运行输出里的 modeling_minicpm.py）。",
+       depends=("test_full_training",))
+def test_full_answer(launched, minicpm, inspected):
+    _check_answer(_full_model(launched, minicpm), minicpm, inspected, "full")
