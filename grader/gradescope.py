@@ -19,10 +19,13 @@ SETUP_SH = """#!/usr/bin/env bash
 # Runs once on Gradescope's image (Ubuntu, as root): the sandbox, Python, the grader, its fixtures.
 set -euxo pipefail
 apt-get update
-apt-get install -y --no-install-recommends bubblewrap python3-venv python3-pip util-linux
+apt-get install -y --no-install-recommends bubblewrap python3-venv python3-pip python3-dev util-linux g++
 python3 -m venv /autograder/venv
 # the CPU build of torch first, so pip never pulls the CUDA wheels
 /autograder/venv/bin/pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.13,<2.14"
+# deepspeed's setup.py imports torch: build it against this torch, not an isolated download of one
+/autograder/venv/bin/pip install setuptools wheel
+/autograder/venv/bin/pip install --no-build-isolation deepspeed==0.19.8
 # editable: grader, its checks, probes and templates all resolve to /autograder/source
 /autograder/venv/bin/pip install -e /autograder/source
 cd /autograder/source && /autograder/venv/bin/python -m grader.cli fixtures

@@ -16,14 +16,14 @@ def test_cli_grades_the_example_class(tmp_path):
                            "--out", str(out)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {r["student"]: r for r in csv.DictReader((out / "grades.csv").open())}
-    assert {k: v["total"] for k, v in rows.items()} == {"alice": "200", "bob": "175", "carol": "0"}
+    assert {k: v["total"] for k, v in rows.items()} == {"alice": "300", "bob": "265", "carol": "0"}
     for student in rows:
         data = json.loads((out / student / "results.json").read_text())
         validate_gradescope(data)
         assert (out / student / "report.html").exists()
     bob = json.loads((out / "bob" / "results.json").read_text())
     assert [t["tags"][1] for t in bob["tests"] if t["status"] == "failed"] == [
-        "test_slider_reaches_generate", "test_label_mask"]
+        "test_slider_reaches_generate", "test_label_mask", "test_right_padding"]
     carol = (out / "carol" / "report.html").read_text()
     assert "TrainingArgs" in carol and "GenerationConfg" in carol   # the student sees why
     index = (out / "index.html").read_text()

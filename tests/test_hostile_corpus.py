@@ -35,7 +35,7 @@ from tests.conftest import grade, make_submission
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 ENTRIES = sorted(p.name for p in HOSTILE.iterdir() if (p / "entry.toml").is_file())
-CHECKS = {"qwen2_lora": 13, "qwen2_chat": 6}
+CHECKS = {"qwen2_lora": 13, "qwen2_chat": 6, "minicpm_deepspeed": 13}
 CANARY = "hostile-canary"
 NUL = b"\0"
 KEYS = {"tries", "stops", "assignment", "base", "score", "inject", "inject_at", "env", "patch",
