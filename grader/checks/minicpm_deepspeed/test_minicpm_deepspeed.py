@@ -11,10 +11,9 @@ import difflib
 import json
 import os
 
-import pytest
-
 from grader.checks.adapter_data import attach_lora, read_safetensors
 from grader.checks.minicpm_deepspeed import fresh
+from grader.checks.process_func import encodings, prompt_len, require_exact_prompt, require_label_mask, show
 from grader.plugin import check, fail, require
 
 MATCH = 0.9              # similarity of an answer's start to the taught one (difflib ratio)
@@ -30,31 +29,8 @@ MODES = {"lora": "LoRA", "full": "全量 / full"}
 # ---------------------------------------------------------------- helpers (judge side)
 
 def _encodings(inspected, tokenizer, fresh_records):
-    """[(record, student's encoding, expected prompt ids, response ids, end id)]: short ones, the long one."""
-    got = inspected.value("process_func")
-    require(isinstance(got, list) and len(got) == len(fresh_records),
-            "process_func 没有为每条记录返回结果。", "process_func did not return one result per record.")
-    rows = []
-    for record, enc in zip(fresh_records, got):
-        missing = {"input_ids", "attention_mask", "labels"} - set(enc)
-        require(not missing, f"process_func 的返回值缺少键：{sorted(missing)}",
-                f"process_func's result lacks the keys {sorted(missing)}")
-        rows.append((record, enc, *fresh.expected_parts(tokenizer, record)))
-    return rows[:-1], rows[-1]
-
-
-def _prompt_len(ids: list[int], response: list[int], expected: int) -> int:
-    """Where the student's own prompt ends (before the response's last occurrence), so a wrong
-    prompt costs the prompt check only."""
-    n = len(response)
-    for start in range(len(ids) - n, -1, -1):
-        if ids[start:start + n] == response:
-            return start
-    return expected
-
-
-def _show(tokenizer, ids, start, width=12) -> str:
-    return repr(tokenizer.decode([i for i in ids[max(start - 2, 0):start + width] if i >= 0]))
+    """The student's encodings of the fresh records beside the expected parts (short ones, the long one)."""
+    return encodings(inspected, fresh_records, lambda record: fresh.expected_parts(tokenizer, record))
 
 
 def _similar(text: str, target: str) -> float:
@@ -120,7 +96,7 @@ def _question_ids(inspected, tokenizer) -> list[int]:
     ids = (entry.get("value") or {}).get("input_ids") if entry.get("ok") else None
     if not (isinstance(ids, list) and all(isinstance(i, int) and 0 <= i < len(tokenizer) for i in ids)):
         return prompt
-    start = _prompt_len(ids, response, -1)
+    start = prompt_len(ids, response, -1)
     return ids[:start] if 0 < start <= 256 else prompt
 
 
@@ -200,16 +176,8 @@ def _lora_model(launched, minicpm):
        hint_zh="tokenizer(f\"<用户>{example['instruction'] + example['input']}<AI>\", add_special_tokens=False)，"
                "回答同样分词。")
 def test_prompt_ids(inspected, minicpm, fresh_records):
-    tokenizer = minicpm[0]
-    short, _ = _encodings(inspected, tokenizer, fresh_records)
-    for record, enc, prompt, response, _end in short:
-        want, got = prompt + response, enc["input_ids"][:len(prompt) + len(response)]
-        if got != want:
-            at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-            fail(f"记录 {record['instruction'][:20]!r} 的 input_ids 在第 {at} 个 token 处不对：\n"
-                 f"期望 {_show(tokenizer, want, at)}，得到 {_show(tokenizer, got, at)}",
-                 f"input_ids differ at token {at} for that record: expected {_show(tokenizer, want, at)}, "
-                 f"got {_show(tokenizer, got, at)}")
+    short, _ = _encodings(inspected, minicpm[0], fresh_records)
+    require_exact_prompt(short, minicpm[0])
 
 
 @check(5, en="input_ids and labels end with pad = eos (</s>) after the response",
@@ -223,9 +191,9 @@ def test_end_token(inspected, minicpm, fresh_records):
     short, _ = _encodings(inspected, tokenizer, fresh_records)
     for record, enc, prompt, response, end in short:
         ids, labels = enc["input_ids"], enc["labels"]
-        p = _prompt_len(ids, response, len(prompt))
+        p = prompt_len(ids, response, len(prompt))
         require(len(ids) == p + len(response) + 1 and ids[-1] == end and labels[-1] == end,
-                f"回答之后应恰好有一个 </s>（id {end}）；最后的 token 是 {_show(tokenizer, ids, len(ids) - 3)}",
+                f"回答之后应恰好有一个 </s>（id {end}）；最后的 token 是 {show(tokenizer, ids, len(ids) - 3)}",
                 f"Exactly one </s> (id {end}) must follow the response in input_ids and labels.")
 
 
@@ -235,15 +203,7 @@ def test_end_token(inspected, minicpm, fresh_records):
        hint_zh="labels = [-100] * 提示词长度 + 回答 ids + [pad_token_id]：损失只计算回答部分。")
 def test_label_mask(inspected, minicpm, fresh_records):
     short, _ = _encodings(inspected, minicpm[0], fresh_records)
-    for record, enc, prompt, response, _end in short:
-        labels = enc["labels"]
-        p = _prompt_len(enc["input_ids"], response, len(prompt))
-        masked = sum(1 for x in labels if x == -100)
-        require(labels[:p] == [-100] * p and masked == p,
-                f"提示词有 {p} 个 token，labels 里却有 {masked} 个 -100（位置也要对）。",
-                f"The prompt has {p} tokens but labels hold {masked} -100s (they must cover exactly the prompt).")
-        require(labels[p:p + len(response)] == response,
-                "提示词之后的 labels 应该等于回答的 token ids。", "After the prompt, labels must equal the response's ids.")
+    require_label_mask(short)
 
 
 @check(5, en="attention_mask is all ones, the lists are equally long, and a long record is cut to MAX_LENGTH",

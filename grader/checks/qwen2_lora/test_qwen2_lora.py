@@ -11,8 +11,9 @@ import difflib
 import pytest
 
 from grader.checks.adapter_data import attach_lora, read_lora_config, read_safetensors
+from grader.checks.process_func import encodings, prompt_len, require_exact_prompt, require_label_mask, show
 from grader.checks.qwen2_lora.fresh import QUESTION, chatml_prompt, expected_parts
-from grader.plugin import check, fail, require
+from grader.plugin import check, require
 
 SEVEN = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 MATCH = 0.9  # similarity of an answer's start to the taught identity (difflib ratio)
@@ -41,35 +42,9 @@ def _identity(records) -> str | None:
 
 
 def _encodings(inspected, real_tokenizer, fresh_records):
-    """[(record, student's encoding, expected prompt ids, response ids, end id)] for each fresh record."""
+    """The student's encodings of the fresh records beside the expected parts (short ones, the long one)."""
     system = _system_prompt(inspected)
-    got = inspected.value("process_func")
-    require(isinstance(got, list) and len(got) == len(fresh_records),
-            "process_func 没有为每条记录返回结果。", "process_func did not return one result per record.")
-    rows = []
-    for record, enc in zip(fresh_records, got):
-        missing = {"input_ids", "attention_mask", "labels"} - set(enc)
-        require(not missing, f"process_func 的返回值缺少键：{sorted(missing)}",
-                f"process_func's result lacks the keys {sorted(missing)}")
-        rows.append((record, enc, *expected_parts(real_tokenizer, record, system)))
-    return rows[:-1], rows[-1]   # short records, the long one
-
-
-def _prompt_len(ids: list[int], response: list[int], expected: int) -> int:
-    """Where the student's own prompt ends: just before the last occurrence of the response ids.
-
-    The end-token and mask checks measure against the student's own prompt, so a wrong prompt
-    costs the prompt check only, not three checks at once.
-    """
-    n = len(response)
-    for start in range(len(ids) - n, -1, -1):
-        if ids[start:start + n] == response:
-            return start
-    return expected
-
-
-def _show(tokenizer, ids, start, width=12) -> str:
-    return repr(tokenizer.decode([i for i in ids[max(start - 2, 0):start + width] if i >= 0]))
+    return encodings(inspected, fresh_records, lambda record: expected_parts(real_tokenizer, record, system))
 
 
 def _distinct_records(records, limit: int = 16) -> list[dict]:
@@ -124,14 +99,7 @@ def test_records(inspected):
                "用 add_special_tokens=False 分词。")
 def test_prompt_ids(inspected, real_tokenizer, fresh_records):
     short, _ = _encodings(inspected, real_tokenizer, fresh_records)
-    for record, enc, prompt, response, _end in short:
-        want, got = prompt + response, enc["input_ids"][:len(prompt) + len(response)]
-        if got != want:
-            at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-            fail(f"记录 {record['instruction'][:20]!r} 的 input_ids 在第 {at} 个 token 处不对：\n"
-                 f"期望 {_show(real_tokenizer, want, at)}，得到 {_show(real_tokenizer, got, at)}",
-                 f"input_ids differ at token {at} for that record: expected "
-                 f"{_show(real_tokenizer, want, at)}, got {_show(real_tokenizer, got, at)}")
+    require_exact_prompt(short, real_tokenizer)
 
 
 @check(5, en="input_ids and labels end with the end token after the response",
@@ -144,10 +112,10 @@ def test_end_token(inspected, real_tokenizer, fresh_records):
     ends = {real_tokenizer.pad_token_id, real_tokenizer.eos_token_id}
     for record, enc, prompt, response, _end in short:
         ids, labels = enc["input_ids"], enc["labels"]
-        p = _prompt_len(ids, response, len(prompt))
+        p = prompt_len(ids, response, len(prompt))
         require(len(ids) == p + len(response) + 1 and ids[-1] in ends and labels[-1] == ids[-1],
                 f"回答之后应恰好有一个结束符（<|endoftext|> 或 <|im_end|>）；最后的 token 是 "
-                f"{_show(real_tokenizer, ids, len(ids) - 3)}",
+                f"{show(real_tokenizer, ids, len(ids) - 3)}",
                 "Exactly one end token (<|endoftext|> or <|im_end|>) must follow the response in input_ids "
                 "and labels.")
 
@@ -158,17 +126,7 @@ def test_end_token(inspected, real_tokenizer, fresh_records):
        hint_zh="labels = [-100] * 提示词长度 + 回答 ids + [结束符]：损失只计算回答部分。")
 def test_label_mask(inspected, real_tokenizer, fresh_records):
     short, _ = _encodings(inspected, real_tokenizer, fresh_records)
-    for record, enc, prompt, response, _end in short:
-        labels = enc["labels"]
-        p = _prompt_len(enc["input_ids"], response, len(prompt))
-        masked = sum(1 for x in labels if x == -100)
-        require(labels[:p] == [-100] * p and masked == p,
-                f"提示词有 {p} 个 token，labels 里却有 {masked} 个 -100（位置也要对）。",
-                f"The prompt has {p} tokens but labels hold {masked} -100s (they must cover exactly "
-                f"the prompt).")
-        require(labels[p:p + len(response)] == response,
-                "提示词之后的 labels 应该等于回答的 token ids。",
-                "After the prompt, labels must equal the response's token ids.")
+    require_label_mask(short)
 
 
 @check(5, en="attention_mask is all ones and every list has the same length",

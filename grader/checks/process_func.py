@@ -1,0 +1,66 @@
+"""Judging a student's process_func, shared by the fine-tuning assignments (qwen2_lora, minicpm_deepspeed).
+
+The probe ran process_func in the sandbox on fresh records (the last one longer than MAX_LENGTH);
+each assignment says what it expects of a record as (prompt ids, response ids, end id), and these
+helpers compare. Measured against the student's own prompt where they can, so a wrong prompt costs
+the prompt check only, not the end-token and mask checks too.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from grader.plugin import fail, require
+
+Expected = Callable[[dict], tuple[list[int], list[int], int]]
+
+
+def encodings(inspected, fresh_records: list[dict], expected: Expected):
+    """([(record, student's encoding, prompt ids, response ids, end id)] for the short records, the long one's row)."""
+    got = inspected.value("process_func")
+    require(isinstance(got, list) and len(got) == len(fresh_records),
+            "process_func 没有为每条记录返回结果。", "process_func did not return one result per record.")
+    rows = []
+    for record, enc in zip(fresh_records, got):
+        missing = {"input_ids", "attention_mask", "labels"} - set(enc)
+        require(not missing, f"process_func 的返回值缺少键：{sorted(missing)}",
+                f"process_func's result lacks the keys {sorted(missing)}")
+        rows.append((record, enc, *expected(record)))
+    return rows[:-1], rows[-1]
+
+
+def prompt_len(ids: list[int], response: list[int], expected: int) -> int:
+    """Where the student's own prompt ends: just before the last occurrence of the response ids."""
+    n = len(response)
+    for start in range(len(ids) - n, -1, -1):
+        if ids[start:start + n] == response:
+            return start
+    return expected
+
+
+def show(tokenizer, ids, start, width=12) -> str:
+    return repr(tokenizer.decode([i for i in ids[max(start - 2, 0):start + width] if i >= 0]))
+
+
+def require_exact_prompt(rows, tokenizer) -> None:
+    """Each encoding starts with exactly the expected prompt, then the response."""
+    for record, enc, prompt, response, _end in rows:
+        want, got = prompt + response, enc["input_ids"][:len(prompt) + len(response)]
+        if got != want:
+            at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+            fail(f"记录 {record['instruction'][:20]!r} 的 input_ids 在第 {at} 个 token 处不对：\n"
+                 f"期望 {show(tokenizer, want, at)}，得到 {show(tokenizer, got, at)}",
+                 f"input_ids differ at token {at} for that record: expected {show(tokenizer, want, at)}, "
+                 f"got {show(tokenizer, got, at)}")
+
+
+def require_label_mask(rows) -> None:
+    """labels are -100 over exactly the (student's own) prompt, then the response ids."""
+    for _record, enc, prompt, response, _end in rows:
+        labels = enc["labels"]
+        p = prompt_len(enc["input_ids"], response, len(prompt))
+        masked = sum(1 for x in labels if x == -100)
+        require(labels[:p] == [-100] * p and masked == p,
+                f"提示词有 {p} 个 token，labels 里却有 {masked} 个 -100（位置也要对）。",
+                f"The prompt has {p} tokens but labels hold {masked} -100s (they must cover exactly the prompt).")
+        require(labels[p:p + len(response)] == response,
+                "提示词之后的 labels 应该等于回答的 token ids。", "After the prompt, labels must equal the response's token ids.")
