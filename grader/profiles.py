@@ -52,7 +52,7 @@ class Profile:
 
     @property
     def torch_extensions(self) -> Path:
-        """DeepSpeed's cpu_adam and shm comm ops, JIT-built once at set-up (`grader fixtures`)."""
+        """DeepSpeed's CPU ops (cpu_adam, fused Adam, the shm comm op), JIT-built once at set-up (`grader fixtures`)."""
         return fixtures_dir() / "torch_extensions"
 
 

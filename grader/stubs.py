@@ -58,15 +58,21 @@ def generate(reference: Path = REPO / "reference", target: Path = REPO / "assign
     files = {}
     paths = [p for p in sorted(reference.rglob("*"))
              if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")]
-    stubbed = {p.with_name(p.name.replace(STUB_INFIX, "", 1)) for p in paths if STUB_INFIX in p.suffixes}
+    stubbed = {_without_stub_infix(p) for p in paths if STUB_INFIX in p.suffixes}
     for path in paths:
         if path in stubbed:
             continue   # its .stub twin stands in for it
-        rel = path.relative_to(reference)
-        rel = rel.with_name(rel.name.replace(STUB_INFIX, "", 1))
+        rel = _without_stub_infix(path.relative_to(reference))
         text = path.read_text(encoding="utf-8")
         files[target / rel] = make_stub(text, str(rel), path.suffix) if path.suffix in PLACEHOLDERS else text
     return files
+
+
+def _without_stub_infix(path: Path) -> Path:
+    """ds_config.stub.json -> ds_config.json; a name without the .stub suffix stays as it is."""
+    if STUB_INFIX not in path.suffixes:
+        return path
+    return path.with_name(path.name.replace(STUB_INFIX, "", 1))
 
 
 def write(reference: Path = REPO / "reference", target: Path = REPO / "assignments") -> list[Path]:

@@ -17,3 +17,21 @@ def sentence(rng: random.Random, n: int) -> str:
         if rng.random() < 0.3:
             parts.append(rng.choice(PUNCT))
     return "".join(parts)
+
+
+# instruction records {instruction, input, output}, for the fine-tuning assignments
+INSTRUCTIONS = ["请回答：", "用一句话总结下面的内容。", "把下面这句话翻译成英文：", "你觉得{w}怎么样？",
+                "{w}是什么意思？", "请写一句关于{w}的话。", "Explain {w} briefly."]
+
+
+def records(seed: int, count: int = 6) -> list[dict]:
+    """`count` short records (some with an input, some without) and one long enough to truncate."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        instruction = rng.choice(INSTRUCTIONS).format(w=rng.choice(WORDS_ZH))
+        out.append({"instruction": instruction,
+                    "input": sentence(rng, rng.randint(2, 8)) if i % 2 else "",
+                    "output": sentence(rng, rng.randint(3, 20))})
+    out.append({"instruction": "请讲一个很长的故事。", "input": "", "output": sentence(rng, 400)})
+    return out

@@ -79,6 +79,13 @@ def to_jsonable(value, depth: int = 0):
     return repr(value)[:MAX_STR]
 
 
+def encoding_as_data(result) -> dict:
+    """What process_func returned, as the judge reads it: int lists of the three keys it has."""
+    if not isinstance(result, dict):
+        raise TypeError(f"process_func must return a dict, got {type(result).__name__}")
+    return {k: [int(x) for x in result[k]] for k in ("input_ids", "attention_mask", "labels") if k in result}
+
+
 def check_source(filename: str, rec: Recorder, step: str) -> Path | None:
     """SUBMISSION/filename if it exists, is UTF-8 and compiles; else a clear bilingual failure."""
     path = SUBMISSION / filename

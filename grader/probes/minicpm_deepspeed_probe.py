@@ -18,7 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _probe_common import OUT, SUBMISSION, Recorder, check_source, load_student_module, read_input
+from _probe_common import (OUT, SUBMISSION, Recorder, check_source, encoding_as_data, load_student_module,
+                           read_input)
 
 import torch  # noqa: E402,F401  (imported before student code so a shadow module cannot replace it)
 import transformers  # noqa: E402
@@ -38,11 +39,11 @@ def inspect(rec: Recorder, given: dict) -> None:
     rec.note("tokenizer_facts", {"padding_side": getattr(tokenizer, "padding_side", None),
                                  "pad_token_id": getattr(tokenizer, "pad_token_id", None),
                                  "eos_token_id": getattr(tokenizer, "eos_token_id", None)})
-    encoded = rec.step("process_func", lambda: [_encoded(mod.process_func(dict(r), tokenizer))
+    encoded = rec.step("process_func", lambda: [encoding_as_data(mod.process_func(dict(r), tokenizer))
                                                 for r in given["fresh_records"]])
     # the student's own prompt for the dataset's 你是谁？: the judge asks its trained weights in the
     # format they were taught, so a wrong prompt costs the prompt check alone
-    rec.step("identity", lambda: _encoded(mod.process_func(dict(given["identity_record"]), tokenizer)))
+    rec.step("identity", lambda: encoding_as_data(mod.process_func(dict(given["identity_record"]), tokenizer)))
     if encoded is None:
         return
     collator = transformers.DataCollatorForSeq2Seq(tokenizer=tokenizer, padding=True)
@@ -125,12 +126,6 @@ def _read_json(path: Path):
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _encoded(result):
-    if not isinstance(result, dict):
-        raise TypeError(f"process_func must return a dict, got {type(result).__name__}")
-    return {k: [int(x) for x in result[k]] for k in ("input_ids", "attention_mask", "labels") if k in result}
 
 
 def main():

@@ -8,7 +8,7 @@ train:   the student's own train() under the grading profile's overrides, then t
 import os
 import sys
 
-from _probe_common import OUT, Recorder, load_student_module, read_input
+from _probe_common import OUT, Recorder, encoding_as_data, load_student_module, read_input
 
 import torch  # noqa: E402  (imported before student code so a shadow module cannot replace it)
 import transformers  # noqa: E402
@@ -22,7 +22,7 @@ def inspect(rec: Recorder, given: dict) -> None:
                            "MAX_LENGTH": getattr(mod, "MAX_LENGTH", None)})
     rec.step("records", lambda: _records(mod.build_records()))
     tokenizer = transformers.AutoTokenizer.from_pretrained(os.environ["GRADER_REAL_TOKENIZER"])
-    rec.step("process_func", lambda: [_encoded(mod.process_func(dict(r), tokenizer))
+    rec.step("process_func", lambda: [encoding_as_data(mod.process_func(dict(r), tokenizer))
                                       for r in given["fresh_records"]])
     rec.step("lora_config", lambda: mod.build_lora_config().to_dict())
     rec.step("training_args", lambda: _args_summary(mod.build_training_args(str(OUT / "args-probe"))))
@@ -68,12 +68,6 @@ def _records(records):
     if not isinstance(records, list):
         raise TypeError(f"build_records() must return a list, got {type(records).__name__}")
     return records[:5000]
-
-
-def _encoded(result):
-    if not isinstance(result, dict):
-        raise TypeError(f"process_func must return a dict, got {type(result).__name__}")
-    return {k: [int(x) for x in result[k]] for k in ("input_ids", "attention_mask", "labels") if k in result}
 
 
 def _text(value):

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from grader.checks import fresh_text
 from grader.checks.minicpm_deepspeed import fresh
 from grader.checks.probe_run import ProbeRun, run_probe
 from grader.sandbox import Limits
@@ -19,7 +20,7 @@ MARGIN_S = 30   # the probe's own time after train.sh is stopped: it still repor
 @pytest.fixture(scope="session")
 def fresh_records() -> list[dict]:
     """Drawn anew at every grading, so no submission can carry the expected encodings."""
-    return fresh.records(secrets.randbits(32))
+    return fresh_text.records(secrets.randbits(32))
 
 
 @pytest.fixture(scope="session")

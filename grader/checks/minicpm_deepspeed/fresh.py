@@ -1,10 +1,8 @@
-"""The course's dataset, records drawn fresh at grading time, and what process_func must make of them."""
+"""The course's dataset, and what process_func must make of the fresh records (grader.checks.fresh_text)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
-
-from grader.checks.qwen2_lora.fresh import records  # noqa: F401  (the same fresh records, another prompt)
 
 DATASET = Path(__file__).resolve().parent / "huanhuan.json"
 QUESTION = "你是谁？"

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from grader.checks import fresh_text
 from grader.checks.probe_run import ProbeRun, run_probe
-from grader.checks.qwen2_lora import fresh
 from grader.checks.qwen2_lora.fresh import QUESTION
 from grader.sandbox import Limits
 
@@ -15,7 +15,7 @@ from grader.sandbox import Limits
 @pytest.fixture(scope="session")
 def fresh_records() -> list[dict]:
     """Drawn anew at every grading, so no submission can carry the expected answers."""
-    return fresh.records(secrets.randbits(32))
+    return fresh_text.records(secrets.randbits(32))
 
 
 @pytest.fixture(scope="session")

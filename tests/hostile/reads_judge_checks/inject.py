@@ -9,7 +9,7 @@ for root, dirs, files in os.walk("@@REPO@@/grader/checks"):
         except OSError as exc:
             print("hostile:", exc)
 try:
-    import grader.checks.qwen2_lora.fresh as fresh
+    import grader.checks.fresh_text as fresh
     print("hostile: fresh records", fresh.records(0)[:2])
 except Exception as exc:
     print("hostile: no grader package:", exc)
