@@ -31,7 +31,7 @@ from fixtures.build import build_deepspeed_ops  # noqa: E402
 from grader.checks.minicpm_deepspeed.fresh import DATASET  # noqa: E402
 from grader.profiles import get_profile  # noqa: E402
 
-HOOK = REPO / "grader" / "probes" / "ds_hook"
+HOOK = REPO / "grader" / "probes" / "hooks"
 
 
 def run(argv, env=None, cwd=None) -> float:

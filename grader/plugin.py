@@ -122,7 +122,9 @@ def pytest_sessionfinish(session):
     if not path:
         return
     outcomes = list(session.config._grader_outcomes.values())
+    from grader.checks.probe_run import adaptations
     tmp = Path(path).with_suffix(".tmp")
     # errors="replace": a stray surrogate from student text must never lose the whole grading
-    tmp.write_text(json.dumps(outcomes, ensure_ascii=False, indent=1), encoding="utf-8", errors="replace")
+    tmp.write_text(json.dumps({"checks": outcomes, "adaptations": adaptations()}, ensure_ascii=False, indent=1),
+                   encoding="utf-8", errors="replace")
     tmp.replace(path)

@@ -30,6 +30,8 @@ class AssignmentResult:
     wall_s: float = 0.0
     late_days: int = 0           # whole days (or parts of one) after the due date (course.toml)
     penalty: float = 0.0         # points taken off for lateness
+    # what the grading adapted so the course's GPU code ran here (grader/probes/hooks/course_env.py)
+    adaptations: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -99,6 +101,8 @@ class SubmissionResult:
                  + (f" — 迟交 {a.late_days} 天扣 {a.penalty:g} 分 / {a.late_days} day(s) late: "
                     f"-{a.penalty:g} points" if a.penalty else "")
                  for a in self.assignments]
+        lines += [f"{a.name}: 评分时的适配 / adapted for grading: {note}" for a in self.assignments
+                  for note in a.adaptations]
         lines.append(f"profile / 评分配置: {self.profile}; sandbox / 沙箱: {self.sandbox}")
         return {
             "score": self.score,

@@ -54,21 +54,25 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
             log, code = f"{exc.stdout or ''}{exc.stderr or ''}\n[grader: pytest timed out]", None
         if log_path:
             log_path.write_text(log if isinstance(log, str) else log.decode(errors="replace"))
-        checks = _read_checks(results_path, assignment)
+        checks, adaptations = _read_checks(results_path, assignment)
     error = None
     if not checks or code not in (0, 1):
         error = (f"评分器内部错误（pytest 退出码 {code}），请联系助教。 / Internal grader error (pytest "
                  f"exit {code}); tell the course staff.")
     if not assignment_dir.is_dir():
         error = f"缺少作业文件夹 {assignment}/ / the assignment folder {assignment}/ is missing"
-    return AssignmentResult(name=assignment, checks=checks, error=error, wall_s=time.monotonic() - started)
+    return AssignmentResult(name=assignment, checks=checks, error=error, wall_s=time.monotonic() - started,
+                            adaptations=adaptations)
 
 
-def _read_checks(path: Path, assignment: str) -> list[CheckResult]:
+def _read_checks(path: Path, assignment: str) -> tuple[list[CheckResult], list[str]]:
+    """The checks' outcomes and the adaptations the grading applied, as grader.plugin wrote them."""
     if not path.exists():
-        return []
-    return [CheckResult(assignment=assignment, **{k: v for k, v in entry.items() if k != "zh_en"})
-            for entry in json.loads(path.read_text())]
+        return [], []
+    data = json.loads(path.read_text())
+    checks = [CheckResult(assignment=assignment, **{k: v for k, v in entry.items() if k != "zh_en"})
+              for entry in data["checks"]]
+    return checks, list(data.get("adaptations", []))
 
 
 def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",

@@ -273,10 +273,14 @@ class Sandbox:
     """One place that knows how to start a probe over a copy of a submission folder."""
 
     def __init__(self, *, ro_paths: list[Path], env: dict[str, str], limits: Limits | None = None,
-                 mode: str | None = None):
+                 mode: str | None = None, course_models: dict[str, Path] | None = None):
         self.mode = mode or detect_mode()
         # Paths the student code may read, bound read-only at the same path inside.
         self.ro_paths = [Path(p).resolve() for p in ro_paths if Path(p).exists()]
+        # The models where the course's machines keep them (/root/autodl-tmp/qwen/Qwen2-7B-Instruct):
+        # inside path -> the grader's folder, shown read-only in a writable /root/autodl-tmp
+        self.course_models = {inside: Path(src).resolve() for inside, src in (course_models or {}).items()
+                              if Path(src).is_dir()}
         self.env = env
         self.limits = limits or Limits()
 
@@ -357,6 +361,13 @@ class Sandbox:
         for src, dest in binds:
             argv += _parent_dirs(dest, made)
             argv += ["--ro-bind", str(src), dest]
+        for root in sorted({str(Path(inside).parent.parent) for inside in self.course_models}):
+            argv += _parent_dirs(root, made)   # a writable folder, as on the course's machine
+            argv += ["--perms", "1777", "--size", str(limits.disk_bytes), "--tmpfs", root]
+            made.add(root)
+        for inside, src in sorted(self.course_models.items()):
+            argv += _parent_dirs(inside, made)
+            argv += ["--ro-bind", str(src), inside]
         argv += ["--bind", str(copy), INSIDE_SUBMISSION, "--bind", str(out), INSIDE_OUT,
                  "--dev", "/dev", "--proc", "/proc",
                  "--chdir", INSIDE_SUBMISSION, "--clearenv"]

@@ -8,6 +8,9 @@ import pytest
 from grader.profiles import Profile, fixtures_dir, get_profile
 from grader.sandbox import Sandbox, make_workdir, release_workdir
 
+# where the course's tutorials keep the models (snapshot_download(..., cache_dir='/root/autodl-tmp'))
+COURSE_MODEL_ROOT = "/root/autodl-tmp"
+
 
 @pytest.fixture(scope="session")
 def profile(request) -> Profile:
@@ -21,9 +24,13 @@ def assignment_dir(request) -> Path:
 
 @pytest.fixture(scope="session")
 def sandbox(profile) -> Sandbox:
-    return Sandbox(ro_paths=[fixtures_dir()],
-                   env={"MODEL_CACHE_DIR": str(profile.modelscope_cache),
-                        "MODELSCOPE_CACHE": str(profile.modelscope_cache),
+    cache = profile.modelscope_cache
+    # every model of the grader's cache also where the course keeps it: /root/autodl-tmp/<model id>
+    models = {f"{COURSE_MODEL_ROOT}/{model.relative_to(cache)}": model
+              for model in sorted(cache.glob("*/*")) if (model / "config.json").is_file()} if cache.is_dir() else {}
+    return Sandbox(ro_paths=[fixtures_dir()], course_models=models,
+                   env={"MODEL_CACHE_DIR": str(cache), "MODELSCOPE_CACHE": str(cache),
+                        "GRADER_MODEL_CACHE": str(cache), "GRADER_DEVICE": profile.device,
                         "GRADER_REAL_TOKENIZER": str(profile.real_tokenizer)})
 
 

@@ -9,6 +9,9 @@ from grader.plugin import fail
 from grader.sandbox import Limits, Sandbox, SandboxResult
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024
+# what hooks/course_env.py may say it adapted (anything else a run claims is not shown)
+ADAPTATION_KEYS = ("cuda", "device_map", "dtype", "model_cache", "ds_scheduler", "pin_memory")
+RUNS: list["ProbeRun"] = []   # every run of this grading session, for the report's adaptations
 
 
 @dataclass
@@ -49,7 +52,24 @@ def run_probe(sandbox: Sandbox, probe: str, mode: str, assignment_dir: Path, wor
     if not assignment_dir.is_dir():
         return ProbeRun(result=None, steps={}, missing_folder=assignment_dir.name)
     result = sandbox.run_probe(probe, [mode], assignment_dir, work, limits=limits, inputs=given)
-    return ProbeRun(result=result, steps=_read_steps(result.out_dir / "result.json"))
+    run = ProbeRun(result=result, steps=_read_steps(result.out_dir / "result.json"))
+    RUNS.append(run)
+    return run
+
+
+def adaptations() -> list[str]:
+    """What the course's-machine hook adapted in this session's runs (the probe's own process and
+    every DeepSpeed rank), one sentence each, for the report. A claim, shown as text only."""
+    found: dict[str, str] = {}
+    for run in RUNS:
+        sources = [(run.steps.get("adaptations") or {}).get("value")]
+        ranks = (run.steps.get("ranks") or {}).get("value")
+        if isinstance(ranks, dict):
+            sources += [facts.get("adaptations") for facts in ranks.values() if isinstance(facts, dict)]
+        for source in sources:
+            if isinstance(source, dict):
+                found.update({k: str(v)[:300] for k, v in source.items() if k in ADAPTATION_KEYS and k not in found})
+    return [found[k] for k in ADAPTATION_KEYS if k in found]
 
 
 def _read_steps(path: Path) -> dict:

@@ -48,6 +48,14 @@ class Recorder:
         os.replace(tmp, OUT / "result.json")
 
 
+def adapt_to_course(rec: Recorder) -> None:
+    """The course's machine for the student's code (hooks/course_env.py), before any of it runs;
+    each adaptation applied is recorded for the report."""
+    from hooks import course_env
+    course_env.on_change(lambda adaptations: rec.note("adaptations", adaptations))
+    course_env.install(os.environ.get("GRADER_DEVICE", "cpu"))
+
+
 def describe_error(exc: BaseException) -> str:
     if isinstance(exc, NotImplementedError):
         return f"还没有完成：{exc} / not implemented yet: {exc}"

@@ -4,7 +4,7 @@ inspect:   the student's build_tokenizer() on the MiniCPM stand-in, process_func
            records, and those encodings batched by DataCollatorForSeq2Seq with that tokenizer, as data.
 lora/full: the student's own `bash train.sh`, with the grader's arguments appended (--model_path,
            --output_dir, and --use_lora True for LoRA), on the course's dataset. Every Python process
-           it starts loads our hook (ds_hook/sitecustomize.py), which applies the grading profile and
+           it starts loads our hook (hooks/sitecustomize.py), which applies the grading profile and
            records what the launcher, the DeepSpeed engine and the Trainer really did. What train.sh
            saved stays in OUT/<mode>/ for the judge to read as data (safetensors and JSON only).
 """
@@ -18,13 +18,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _probe_common import (OUT, SUBMISSION, Recorder, check_source, encoding_as_data, load_student_module,
-                           read_input)
+from _probe_common import (OUT, SUBMISSION, Recorder, adapt_to_course, check_source, encoding_as_data,
+                           load_student_module, read_input)
 
 import torch  # noqa: E402,F401  (imported before student code so a shadow module cannot replace it)
 import transformers  # noqa: E402
 
-HOOK = Path(__file__).resolve().parent / "ds_hook"
+HOOK = Path(__file__).resolve().parent / "hooks"
 OUTPUT_TAIL = 6000
 
 
@@ -66,7 +66,7 @@ def train(rec: Recorder, given: dict, mode: str) -> None:
     env = dict(os.environ)
     env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(HOOK), env.get("PYTHONPATH")])),
                GRADER_DS_OUT=str(facts),
-               GRADER_DS_PROFILE=json.dumps({"device": given["device"],
+               GRADER_DS_PROFILE=json.dumps({"device": given["device"], "scheduler": given.get("scheduler"),
                                              "training_args": {**given["overrides"], "output_dir": str(out_dir)}}),
                TORCH_EXTENSIONS_DIR=_writable_ops_cache(given.get("torch_extensions")))
     if given["device"] == "cpu":
@@ -134,6 +134,7 @@ def main():
     rec.note("started", mode)
     given = read_input()
     if mode == "inspect":
+        adapt_to_course(rec)
         inspect(rec, given)
     else:
         train(rec, given, mode)

@@ -9,7 +9,7 @@ import os
 import sys
 import threading
 
-from _probe_common import Recorder, check_source, read_input
+from _probe_common import Recorder, adapt_to_course, check_source, read_input
 
 import torch  # noqa: E402  (before student code, so a shadow module cannot replace it)
 import transformers  # noqa: E402
@@ -101,6 +101,7 @@ def main():
     if path is None:
         return
     torch.set_num_threads(1)  # the judge replays generation single-threaded: same arithmetic
+    adapt_to_course(rec)
     loads, calls = instrument(given["seeds"])
     os.chdir(path.parent)
     sys.path.insert(1, str(path.parent))

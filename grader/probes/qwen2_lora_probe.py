@@ -8,7 +8,7 @@ train:   the student's own train() under the grading profile's overrides, then t
 import os
 import sys
 
-from _probe_common import OUT, Recorder, encoding_as_data, load_student_module, read_input
+from _probe_common import OUT, Recorder, adapt_to_course, encoding_as_data, load_student_module, read_input
 
 import torch  # noqa: E402  (imported before student code so a shadow module cannot replace it)
 import transformers  # noqa: E402
@@ -56,12 +56,12 @@ def train(rec: Recorder, given: dict) -> None:
 
 
 def _resolve_model(mod) -> str:
-    """The student's MODEL_ID through modelscope, offline, in the grader's cache of stand-ins.
-
-    download_model() itself is not called: with no network modelscope retries for ~30 s first.
-    """
-    from modelscope import snapshot_download
-    return snapshot_download(mod.MODEL_ID, cache_dir=os.environ["MODEL_CACHE_DIR"], local_files_only=True)
+    """The student's own download_model(): modelscope resolves it offline (hooks/course_env.py),
+    from the cache it names (the course's /root/autodl-tmp shows the stand-ins) or the grader's."""
+    path = mod.download_model()
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isdir(path):
+        raise TypeError(f"download_model() must return the model's folder, got {path!r}")
+    return str(path)
 
 
 def _records(records):
@@ -109,6 +109,7 @@ def main():
     mode = sys.argv[1]
     rec = Recorder()
     rec.note("started", mode)
+    adapt_to_course(rec)
     {"inspect": inspect, "train": train}[mode](rec, read_input())
     rec.note("finished", True)
 

@@ -34,6 +34,7 @@ def _probe_runs(sandbox, assignment_dir, workdir, fresh_records, profile):
                         profile.inspect_timeout_s)}
     for mode in ("lora", "full"):
         jobs[mode] = ({**common, "dataset": fresh.dataset(), "overrides": profile.deepspeed_overrides[mode],
+                       "scheduler": profile.deepspeed_scheduler,
                        "torch_extensions": str(profile.torch_extensions), "timeout_s": profile.deepspeed_timeout_s},
                       profile.deepspeed_timeout_s + MARGIN_S)
     workers = max(1, min(3, (os.cpu_count() or 1) // 4)) if sandbox.mode != "process" else 1

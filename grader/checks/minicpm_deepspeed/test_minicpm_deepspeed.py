@@ -18,9 +18,6 @@ from grader.plugin import check, fail, require
 
 MATCH = 0.9              # similarity of an answer's start to the taught one (difflib ratio)
 MAX_CONFIG_BYTES = 256 * 1024
-# What TrainingArguments own: in ds_config.json these must be "auto" (HF fills them in)
-AUTO_KEYS = (("train_micro_batch_size_per_gpu",), ("gradient_accumulation_steps",), ("train_batch_size",),
-             ("gradient_clipping",), ("optimizer", "params", "lr"))
 SHAPE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
               "num_key_value_heads", "vocab_size")
 MODES = {"lora": "LoRA", "full": "全量 / full"}
@@ -51,20 +48,38 @@ def _read_json_file(path, name: str) -> dict:
     return data
 
 
-def _engine_config(assignment_dir, minicpm):
+# the tutorial's TrainingArguments (train.sh), for a config judged before any launch told the student's own
+TUTORIAL_ARGS = {"learning_rate": 1e-4, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 4,
+                 "max_grad_norm": 1.0, "weight_decay": 0.0, "adam_beta1": 0.9, "adam_beta2": 0.999,
+                 "adam_epsilon": 1e-8, "fp16": False, "bf16": False}
+
+
+def _student_args(launched) -> dict:
+    """The TrainingArguments the student's train.sh really gave (our hook saw them before the
+    profile's overrides), else the tutorial's: explicit DeepSpeed values are held to these."""
+    for mode in MODES:
+        facts = (launched[mode].steps.get("ranks") or {}).get("value") or {}
+        seen = (facts.get("ds-rank0") or {}).get("student_args") if isinstance(facts, dict) else None
+        if isinstance(seen, dict) and all(isinstance(seen.get(k), (int, float)) for k in TUTORIAL_ARGS):
+            return {k: seen[k] for k in TUTORIAL_ARGS}
+    return dict(TUTORIAL_ARGS)
+
+
+def _engine_config(assignment_dir, minicpm, student_args: dict):
     """The student's ds_config.json as DeepSpeed itself builds it, after HF filled in the "auto"
-    fields from the tutorial's TrainingArguments: (the raw dict, DeepSpeedConfig)."""
+    fields from the student's own TrainingArguments and checked that explicit values agree with
+    them (HF's own rule): (the raw dict, DeepSpeedConfig)."""
     os.environ.setdefault("DS_ACCELERATOR", "cpu")
-    import tempfile
+    from types import SimpleNamespace
 
     from deepspeed.runtime.config import DeepSpeedConfig
-    from transformers import TrainingArguments
     from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
 
     raw = _read_json_file(assignment_dir / "ds_config.json", "ds_config.json")
-    args = TrainingArguments(output_dir=tempfile.mkdtemp(prefix="grader-ds-args-"), per_device_train_batch_size=4,
-                             gradient_accumulation_steps=4, learning_rate=1e-4, num_train_epochs=3,
-                             use_cpu=True, report_to=[])
+    # what HF's trainer_config_process/finalize read of TrainingArguments, with the student's values
+    # (a real TrainingArguments refuses fp16 without a GPU)
+    args = SimpleNamespace(**student_args, world_size=1, fp16_full_eval=False, bf16_full_eval=False,
+                           save_on_each_node=False, get_warmup_steps=lambda steps: 0)
     try:
         hf = HfTrainerDeepSpeedConfig(json.loads(json.dumps(raw)))
         hf.trainer_config_process(args)
@@ -270,8 +285,8 @@ def test_right_padding(inspected, minicpm, fresh_records):
        zh="ds_config.json 使用 ZeRO stage 2，并把优化器 offload 到 CPU",
        hint_en='"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": false}, ...}',
        hint_zh='"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": false}, ...}')
-def test_ds_config_zero2_offload(assignment_dir, minicpm):
-    _raw, built = _engine_config(assignment_dir, minicpm)
+def test_ds_config_zero2_offload(assignment_dir, minicpm, launched):
+    _raw, built = _engine_config(assignment_dir, minicpm, _student_args(launched))
     stage = int(built.zero_config.stage)
     offload = built.zero_config.offload_optimizer
     device = getattr(offload, "device", None)
@@ -281,22 +296,14 @@ def test_ds_config_zero2_offload(assignment_dir, minicpm):
             f"The optimizer is offloaded to {device}; it must be offloaded to cpu.")
 
 
-@check(5, en='ds_config.json builds into a real DeepSpeed config, with "auto" where TrainingArguments own the value',
-       zh='ds_config.json 能构建成真实的 DeepSpeed 配置，TrainingArguments 决定的值写成 "auto"',
-       hint_en='train_micro_batch_size_per_gpu, gradient_accumulation_steps, train_batch_size, gradient_clipping '
-               'and the optimizer\'s lr come from TrainingArguments: write "auto", so the two cannot disagree.',
-       hint_zh='train_micro_batch_size_per_gpu、gradient_accumulation_steps、train_batch_size、gradient_clipping '
-               '和优化器的 lr 由 TrainingArguments 决定：写成 "auto"，两边才不会矛盾。')
-def test_ds_config_builds(assignment_dir, minicpm):
-    raw, _built = _engine_config(assignment_dir, minicpm)
-    fixed = []
-    for path in AUTO_KEYS:
-        node = raw
-        for key in path:
-            node = node.get(key, "auto") if isinstance(node, dict) else "auto"
-        if node != "auto":
-            fixed.append(".".join(path))
-    require(not fixed, f"这些值应写成 \"auto\"：{fixed}", f'These values must be "auto": {fixed}')
+@check(5, en='ds_config.json builds into a real DeepSpeed config that agrees with your TrainingArguments',
+       zh='ds_config.json 能构建成真实的 DeepSpeed 配置，并与你的 TrainingArguments 一致',
+       hint_en='Batch sizes, accumulation, gradient_clipping and the optimizer\'s lr, betas, eps and weight decay come '
+               'from TrainingArguments: write "auto" (or exactly the values train.sh passes), so the two cannot disagree.',
+       hint_zh='batch size、梯度累加、gradient_clipping 以及优化器的 lr、betas、eps、weight_decay 由 TrainingArguments '
+               '决定：写成 "auto"（或与 train.sh 传入的值完全相同），两边才不会矛盾。')
+def test_ds_config_builds(assignment_dir, minicpm, launched):
+    _engine_config(assignment_dir, minicpm, _student_args(launched))
 
 
 # ---------------------------------------------------------------- train.sh, launched for real

@@ -7,14 +7,19 @@ code in an untrusted process: what it writes is a claim the judge checks against
 - in the launcher it notes that the real `deepspeed` runner started (OUT/ds-launcher.json);
 - in a rank it applies the grading profile (GRADER_DS_PROFILE, JSON): TrainingArguments overrides
   (lr, epochs, logging, no checkpoints) set before __post_init__ fills the "auto" fields of the
-  DeepSpeed config from them; on a CPU profile float32 and no device_map (the tutorial's
-  device_map={"": LOCAL_RANK} and torch.half are for a GPU);
-- it records what deepspeed.initialize really built (ZeRO stage, offload, optimizer classes) and
-  what Trainer.train logged (OUT/ds-rank<N>.json).
+  DeepSpeed config from them; in that config the values TrainingArguments own become "auto" and the
+  profile's scheduler replaces the student's, so no student choice (WarmupLR, explicit values that
+  agree with their own arguments, no scheduler) can starve the stand-in; the course's machine as
+  course_env.py gives it (on a CPU profile float32 on the CPU, whatever device code says);
+- it records what the student asked for, what deepspeed.initialize really built (ZeRO stage,
+  offload, optimizer classes) and what Trainer.train logged (OUT/ds-rank<N>.json).
 """
+import copy
 import json
 import os
 import sys
+
+import course_env
 
 _OUT = os.environ.get("GRADER_DS_OUT")
 _PROFILE = json.loads(os.environ.get("GRADER_DS_PROFILE") or "{}")
@@ -48,7 +53,9 @@ def _patch_training_args(module) -> None:
     original_post_init = args_cls.__post_init__
 
     def post_init(self):
-        for name, value in _PROFILE.get("training_args", {}).items():
+        overrides = _PROFILE.get("training_args", {})
+        _note(student_args={k: getattr(self, k, None) for k in STUDENT_ARGS})
+        for name, value in overrides.items():
             setattr(self, name, value)
         original_post_init(self)
         _note(training_args={k: getattr(self, k, None) for k in
@@ -58,6 +65,13 @@ def _patch_training_args(module) -> None:
     args_cls.__post_init__ = post_init
 
 
+# what the student's own TrainingArguments said, before the profile: the judge holds explicit
+# DeepSpeed values to them ("auto" or equal)
+STUDENT_ARGS = ("learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "max_grad_norm",
+                "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "fp16", "bf16", "num_train_epochs",
+                "gradient_checkpointing")
+
+
 def _patch_modeling_utils(module) -> None:
     model_cls = module.PreTrainedModel
     original_from_pretrained = model_cls.from_pretrained.__func__
@@ -65,14 +79,62 @@ def _patch_modeling_utils(module) -> None:
     def from_pretrained(cls, path, *args, **kwargs):
         asked = kwargs.get("dtype", kwargs.get("torch_dtype"))
         if _PROFILE.get("device") == "cpu":
-            import torch
-            kwargs.pop("torch_dtype", None)
-            kwargs["dtype"] = torch.float32
-            kwargs.pop("device_map", None)
+            kwargs = course_env.cpu_load_kwargs(kwargs)
         _note(from_pretrained={"path": str(path), "class": cls.__name__, "dtype_asked": str(asked)})
         return original_from_pretrained(cls, path, *args, **kwargs)
 
     model_cls.from_pretrained = classmethod(from_pretrained)
+
+
+# DeepSpeed config keys whose values TrainingArguments own (HF fills "auto" from them)
+ARGS_OWNED = ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size",
+              "gradient_clipping", "optimizer.params.lr", "optimizer.params.betas", "optimizer.params.eps",
+              "optimizer.params.weight_decay", "fp16.enabled", "bf16.enabled")
+
+
+def pinned_config(config: dict, profile: dict) -> dict:
+    """The student's DeepSpeed config under the grading profile: the values the profile's
+    TrainingArguments own are "auto" (filled from them), its scheduler replaces the student's, and on
+    a CPU the optimizer's pinned memory is off. ZeRO stage and offload stay the student's."""
+    config = copy.deepcopy(config)
+    for key in ARGS_OWNED:
+        *parents, leaf = key.split(".")
+        node = config
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node and node[leaf] != "auto":
+            node[leaf] = "auto"
+    scheduler = profile.get("scheduler")
+    if scheduler and config.get("scheduler") != scheduler:
+        was = (config.get("scheduler") or {}).get("type", "none")
+        config["scheduler"] = copy.deepcopy(scheduler)
+        if was != scheduler["type"]:
+            course_env._record("ds_scheduler", f"DeepSpeed 调度器 {was} 在评分时换成评分配置的 {scheduler['type']}"
+                                               f"（替身小模型需要它才能学会；你的配置另有检查）",
+                               f"the DeepSpeed scheduler {was} is replaced by the profile's {scheduler['type']} "
+                               f"for grading (the stand-in needs it to learn; your config is checked on its own)")
+    offload = (config.get("zero_optimization") or {}).get("offload_optimizer")
+    if profile.get("device") == "cpu" and isinstance(offload, dict) and offload.get("pin_memory"):
+        offload["pin_memory"] = False
+        course_env._record("pin_memory", "CPU 评分时关闭 offload_optimizer.pin_memory（锁页内存有限）",
+                           "offload_optimizer.pin_memory is off on the CPU (locked memory is scarce)")
+    return config
+
+
+def _patch_ds_config(module) -> None:
+    config_cls = module.HfTrainerDeepSpeedConfig
+    original_init = config_cls.__init__
+
+    def init(self, config_file_or_dict):
+        config = config_file_or_dict
+        if not isinstance(config, dict):
+            with open(config, encoding="utf-8") as handle:
+                config = json.load(handle)
+        if "student_ds_config" not in _facts:   # the second call passes the pinned, filled dict
+            _note(student_ds_config=config)
+        original_init(self, pinned_config(config, _PROFILE))
+
+    config_cls.__init__ = init
 
 
 def _numel(param) -> int:
@@ -129,7 +191,11 @@ def _patch_deepspeed(deepspeed) -> None:
 _PATCHES = {"transformers.training_args": _patch_training_args,
             "transformers.modeling_utils": _patch_modeling_utils,
             "transformers.trainer": _patch_trainer,
+            "transformers.integrations.deepspeed": _patch_ds_config,
+            "modelscope.hub.snapshot_download": course_env.patch_modelscope,
             "deepspeed": _patch_deepspeed}
+if _PROFILE.get("device") == "cpu":
+    _PATCHES["torch"] = lambda module: course_env.patch_torch()
 
 
 class _AfterImport:
@@ -166,6 +232,7 @@ class _AfterImport:
 
 
 if _OUT:
+    course_env.on_change(lambda adaptations: _note(adaptations=adaptations))
     argv0 = os.path.basename(sys.argv[0]) if getattr(sys, "argv", None) else ""
     if argv0 == "deepspeed":
         _save("ds-launcher.json", {"argv": sys.argv[1:], "pid": os.getpid()})

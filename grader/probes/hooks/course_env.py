@@ -1,0 +1,194 @@
+"""The course's machine, as student code expects it: trusted code of ours inside the sandbox.
+
+Students write the course's code for its GPU machines (AutoDL: a CUDA GPU, the model under
+/root/autodl-tmp, modelscope online). `install()` makes that code behave there as it would on
+such a machine, as far as any check can tell, and records each adaptation it applied so that the
+report can say so (a student never edits device code for grading):
+
+- under a CPU profile: 'cuda' devices (`.to('cuda')`, `.cuda()`, on tensors, models and
+  BatchEncoding), `device_map` ("auto", "cuda", {"": LOCAL_RANK}, 0) and half-precision weights
+  (`torch.bfloat16`, `torch.half`: slow or missing CPU kernels, and a stand-in that learns only in
+  float32) map to the CPU in float32. Under a GPU profile none of this is touched.
+- under every profile: modelscope's `snapshot_download` resolves offline, in the cache the student
+  named (where the sandbox shows the stand-ins, /root/autodl-tmp included) or else in the grader's,
+  instead of retrying a hub that cannot be reached.
+
+Loaded by each probe before student code, and by hooks/sitecustomize.py in every process a
+DeepSpeed launch starts.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+# key -> bilingual sentence, in the order first applied
+ADAPTATIONS: dict[str, str] = {}
+_listeners: list = []
+_installed: set[str] = set()
+
+HALF = ("float16", "bfloat16", "half")
+
+
+def _record(key: str, zh: str, en: str) -> None:
+    if key in ADAPTATIONS:
+        return
+    ADAPTATIONS[key] = f"{zh} / {en}"
+    for listener in _listeners:
+        try:
+            listener(dict(ADAPTATIONS))
+        except Exception:   # a listener must never break the student's run
+            pass
+
+
+def on_change(listener) -> None:
+    """Call ``listener(adaptations)`` whenever a new adaptation is applied."""
+    _listeners.append(listener)
+
+
+
+
+# ---------------------------------------------------------------- devices (CPU profile only)
+
+def _is_cuda(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower().startswith("cuda")
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True      # a bare index is a CUDA device in torch's .to()
+    device_type = getattr(value, "type", None)
+    return isinstance(device_type, str) and device_type == "cuda" and type(value).__name__ == "device"
+
+
+def _to_cpu(args: tuple, kwargs: dict) -> tuple[tuple, dict, bool]:
+    changed = False
+    if "device" in kwargs and _is_cuda(kwargs["device"]):
+        kwargs = {**kwargs, "device": "cpu"}
+        changed = True
+    if args and _is_cuda(args[0]):
+        args = ("cpu", *args[1:])
+        changed = True
+    return args, kwargs, changed
+
+
+def _note_device() -> None:
+    _record("cuda", "代码里的 'cuda' 设备（.to('cuda')、.cuda()）在 CPU 评分配置下映射到 CPU",
+            "'cuda' devices in the code (.to('cuda'), .cuda()) run on the CPU under the cpu profile")
+
+
+def patch_torch() -> None:
+    if "torch" in _installed:
+        return
+    _installed.add("torch")
+    import torch
+
+    tensor_to, module_to = torch.Tensor.to, torch.nn.Module.to
+
+    def tensor_to_cpu(self, *args, **kwargs):
+        args, kwargs, changed = _to_cpu(args, kwargs)
+        if changed:
+            _note_device()
+        return tensor_to(self, *args, **kwargs)
+
+    def module_to_cpu(self, *args, **kwargs):
+        args, kwargs, changed = _to_cpu(args, kwargs)
+        if changed:
+            _note_device()
+        return module_to(self, *args, **kwargs)
+
+    def tensor_cuda(self, device=None, non_blocking=False, memory_format=torch.preserve_format):
+        _note_device()
+        return self
+
+    def module_cuda(self, device=None):
+        _note_device()
+        return self
+
+    torch.Tensor.to = tensor_to_cpu
+    torch.Tensor.cuda = tensor_cuda
+    torch.nn.Module.to = module_to_cpu
+    torch.nn.Module.cuda = module_cuda
+
+
+def _is_half(value) -> bool:
+    return str(value).removeprefix("torch.") in HALF
+
+
+def cpu_load_kwargs(kwargs: dict) -> dict:
+    """from_pretrained's arguments with the GPU-only parts mapped to the CPU (recorded)."""
+    kwargs = dict(kwargs)
+    device_map = kwargs.get("device_map")
+    if device_map is not None and device_map != "cpu":
+        kwargs.pop("device_map")
+        _record("device_map", f"from_pretrained 的 device_map={device_map!r} 在 CPU 上改为不指定（整个模型在 CPU）",
+                f"from_pretrained's device_map={device_map!r} is dropped on the CPU (the whole model on the CPU)")
+    for key in ("dtype", "torch_dtype"):
+        if _is_half(kwargs.get(key)):
+            import torch
+            asked = str(kwargs.pop(key)).removeprefix("torch.")
+            kwargs["dtype"] = torch.float32
+            _record("dtype", f"半精度权重（{asked}）在 CPU 上以 float32 加载（CPU 缺少或很慢的半精度运算）",
+                    f"half-precision weights ({asked}) load as float32 on the CPU (missing or slow CPU kernels)")
+    return kwargs
+
+
+def patch_model_loading(modeling_utils) -> None:
+    """PreTrainedModel.from_pretrained with cpu_load_kwargs (every Auto class ends there)."""
+    if "loading" in _installed:
+        return
+    _installed.add("loading")
+    model_cls = modeling_utils.PreTrainedModel
+    original = model_cls.from_pretrained.__func__
+
+    def from_pretrained(cls, *args, **kwargs):
+        return original(cls, *args, **cpu_load_kwargs(kwargs))
+
+    model_cls.from_pretrained = classmethod(from_pretrained)
+
+
+# ---------------------------------------------------------------- models (every profile)
+
+def patch_modelscope(module) -> None:
+    """snapshot_download offline: in the cache the student named, else in the grader's."""
+    target = getattr(module, "snapshot_download", None)
+    if target is None or getattr(target, "_grader_offline", False):
+        return
+    original = target
+
+    def snapshot_download(model_id, *args, **kwargs):
+        kwargs["local_files_only"] = True
+        try:
+            return original(model_id, *args, **kwargs)
+        except Exception:
+            grader_cache = os.environ.get("GRADER_MODEL_CACHE")
+            if not grader_cache or kwargs.get("cache_dir") == grader_cache:
+                raise
+            kwargs["cache_dir"] = grader_cache
+            path = original(model_id, *args, **kwargs)
+            _record("model_cache", f"模型 {model_id} 不在你指定的缓存目录中，使用评分器的模型缓存",
+                    f"the model {model_id} is not in the cache folder you named: the grader's cache is used")
+            return path
+
+    snapshot_download._grader_offline = True
+    module.snapshot_download = snapshot_download
+
+
+def patch_modelscope_now() -> None:
+    """Import modelscope's downloader and patch every name it is imported by."""
+    import importlib
+    import modelscope
+    module = importlib.import_module("modelscope.hub.snapshot_download")  # the module, not the function
+    patch_modelscope(module)
+    sys.modules["modelscope.hub"].snapshot_download = module.snapshot_download
+    modelscope.snapshot_download = module.snapshot_download
+
+
+def install(device: str) -> None:
+    """For a probe, which imports the libraries itself before the student's code runs
+    (sitecustomize instead patches each module as it finishes importing)."""
+    import transformers.modeling_utils
+    if device == "cpu":
+        patch_torch()
+        patch_model_loading(transformers.modeling_utils)
+    patch_modelscope_now()
+
