@@ -25,8 +25,9 @@ fixtures: setup
 demo: fixtures
 	$(GRADER) run examples/submissions --out reports
 
+# -n auto: one worker per core (pytest-xdist); the hostile and honest corpora wait on sandboxes
 test: fixtures
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 stubs: setup
 	$(GRADER) stubs

@@ -55,6 +55,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "grader_check(points, en, zh, ...): a graded check")
     config._grader_outcomes = {}
+    config._grader_roots = {}   # a check skipped for a dependency -> the title of the check that failed
 
 
 def _meta(item):
@@ -62,17 +63,34 @@ def _meta(item):
     return marker.kwargs if marker else None
 
 
+RUNNING: dict = {}   # the check running now: its bilingual title (a root failure names it)
+
+
+def running_check() -> str:
+    return RUNNING.get("title", "")
+
+
+def skip(zh: str, en: str):
+    pytest.skip(f"{zh}\n{en}")
+
+
 def pytest_runtest_setup(item):
     meta = _meta(item)
+    RUNNING["title"] = f"{meta['zh']} / {meta['en']}" if meta else item.name
     if not meta:
         return
-    outcomes = item.config._grader_outcomes
+    outcomes, roots = item.config._grader_outcomes, item.config._grader_roots
     for dep in meta["depends"]:
         state = outcomes.get(dep, {}).get("status")
         if state != "passed":
             title = outcomes.get(dep, {}).get("zh_en", dep)
-            pytest.skip(f"跳过：它依赖的检查“{title}”没有通过。\n"
-                        f"Skipped: it depends on the check “{title}”, which did not pass.")
+            # a chain of skips names the check that really failed, not the last link
+            root = roots.get(dep, title)
+            roots[item.originalname or item.name] = root
+            because = "" if root == title else f"（根本原因在检查“{root}”）"
+            because_en = "" if root == title else f" (the root failure is in the check “{root}”)"
+            pytest.skip(f"跳过：它依赖的检查“{title}”没有通过{because}。\n"
+                        f"Skipped: it depends on the check “{title}”, which did not pass{because_en}.")
 
 
 @pytest.hookimpl(wrapper=True)

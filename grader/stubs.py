@@ -3,11 +3,14 @@
 Solution code sits between `# BEGIN SOLUTION` and `# END SOLUTION` lines (the nbgrader /
 otter-assign habit). The stub keeps everything else (signatures, docstrings, constants, the
 assignment README) and puts a bilingual TODO and `raise NotImplementedError` in each block's place,
-so the stub imports but every function still has to be written. `grader stubs --check` fails when
-assignments/ has drifted from what the reference generates.
+so the stub imports but every function still has to be written. Each stub .py also gets a twin
+notebook, X.ipynb, for students who work in Jupyter (the probes grade whichever of the two was filled:
+grader/probes/notebooks.py). `grader stubs --check` fails when assignments/ has drifted from what
+the reference generates.
 """
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 from pathlib import Path
@@ -65,7 +68,78 @@ def generate(reference: Path = REPO / "reference", target: Path = REPO / "assign
         rel = _without_stub_infix(path.relative_to(reference))
         text = path.read_text(encoding="utf-8")
         files[target / rel] = make_stub(text, str(rel), path.suffix) if path.suffix in PLACEHOLDERS else text
+        if path.suffix == ".py":
+            files[target / rel.with_suffix(".ipynb")] = stub_notebook(files[target / rel])
     return files
+
+
+def stub_notebook(stub: str) -> str:
+    """The stub as a notebook (.ipynb text): a markdown cell for the module docstring, then one code
+    cell per top-level block (`notebook_blocks`). Written with jupytext from py:percent text; cell
+    ids come from the cell's index and nothing else varies, so the drift check stays stable."""
+    import jupytext
+
+    docstring, blocks = notebook_blocks(stub)
+    cells = ["# %%\n" + block for block in blocks]
+    if docstring:   # a markdown cell in py:percent is commented text
+        cells.insert(0, "# %% [markdown]\n" + "\n".join(f"# {line}".rstrip() for line in docstring.split("\n")))
+    notebook = jupytext.reads("\n\n".join(cells) + "\n", fmt="py:percent")
+    notebook.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    for index, cell in enumerate(notebook.cells):
+        cell.id, cell.metadata = f"cell-{index}", {}
+    return jupytext.writes(notebook, fmt="ipynb") + "\n"
+
+
+def notebook_blocks(source: str) -> tuple[str | None, list[str]]:
+    """(the module docstring, the code of each cell): the imports together, one cell per function or
+    class, the `if __name__ == "__main__":` block on its own, and other statements grouped as the
+    blank lines of the source group them. A statement's comments and decorators go with it; blank
+    lines around a block are dropped, those inside it kept."""
+    tree = ast.parse(source)
+    lines = source.split("\n")
+    body, docstring = tree.body, ast.get_docstring(tree, clean=True)
+    first_line = 1
+    if docstring is not None:
+        first_line, body = body[0].end_lineno + 1, body[1:]
+    starts = []   # (first line, node): where each statement begins, with the comment lines right above it
+    for node in body:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        above = starts[-1][1].end_lineno if starts else first_line - 1
+        while start - 1 > above and lines[start - 2].lstrip().startswith("#"):
+            start -= 1
+        starts.append((start, node))
+    cells: list[tuple[str, list[str]]] = []   # (kind, lines)
+    for i, (start, node) in enumerate(starts):
+        begin = first_line if i == 0 else start
+        stop = starts[i + 1][0] - 1 if i + 1 < len(starts) else len(lines)
+        chunk = lines[begin - 1:stop]
+        kind = _block_kind(node)
+        previous = cells[-1][0] if cells else None
+        after_blank = i > 0 and not lines[start - 2].strip()
+        if previous == kind and (kind == "import" or (kind == "other" and not after_blank)):
+            cells[-1][1].extend(chunk)
+        else:
+            cells.append((kind, chunk))
+    return docstring, [_without_blank_ends(chunk) for _, chunk in cells]
+
+
+def _without_blank_ends(lines: list[str]) -> str:
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    return "\n".join(lines)
+
+
+def _block_kind(node: ast.stmt) -> str:
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return "import"
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If)):
+        return "own cell"   # never grouped: each function, class and the main block alone
+    return "other"
 
 
 def _without_stub_infix(path: Path) -> Path:

@@ -63,9 +63,24 @@ def test_app_that_never_answers(tmp_path, monkeypatch):
     result, checks = grade_chat(tmp_path, "hangs", patches=[
         ("chatBot.py", "    text = tokenizer.apply_chat_template(", "    import time\n    time.sleep(10 ** 6)\n"
                                                                    "    text = tokenizer.apply_chat_template(")])
-    assert checks["test_app_starts"].status == "passed" and checks["test_slider"].status == "passed"
+    # what was recorded before the hang is still graded: the app started, the slider, one model load
+    assert {n for n, c in checks.items() if c.status == "passed"} == {"test_app_starts", "test_slider",
+                                                                      "test_loaded_once"}
     assert "timed out" in checks["test_first_answer"].output
-    assert result.score == 25
+    # the hang is reported once, on the first answer; what needed the answers waits on it, naming it
+    for name in ("test_history", "test_slider_reaches_generate"):
+        assert checks[name].status == "skipped" and checks["test_first_answer"].zh in checks[name].output
+    assert result.score == 40
+
+
+def test_an_app_that_forgets_its_own_answers_loses_the_history_check(tmp_path):
+    """The answer is shown but never appended to st.session_state.messages: the next turn's prompt
+    lacks it (and the page loses it on rerun). Issue 19: it scored full marks."""
+    result, checks = grade_chat(tmp_path, "forgets", patches=[
+        ("chatBot.py", '    st.session_state.messages.append({"role": "assistant", "content": response})\n', "")])
+    assert {n for n, c in checks.items() if c.status != "passed"} == {"test_history"}, \
+        {n: c.output for n, c in checks.items() if c.status != "passed"}
+    assert "Turn 2" in checks["test_history"].output
 
 
 def test_app_that_blocks_forever_while_loading(tmp_path, monkeypatch):

@@ -53,3 +53,14 @@ def test_weak_fallback_without_bubblewrap_still_grades_and_says_so(tmp_path, mon
     assert result.score == 100, {n: c.output for n, c in checks.items() if c.status != "passed"}
     assert result.sandbox.startswith("WEAK")
     assert "WEAK" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_an_answer_decoded_with_its_special_tokens_loses_the_student_answer_check(tmp_path):
+    """infer.py decodes with skip_special_tokens=False: the answer carries <|im_end|> text. The judge
+    replays the student's own generate call and wants exactly its text (issue 19: it scored 100)."""
+    result, checks = grade(make_submission(tmp_path / "special", patches=[
+        ("infer.py", "batch_decode(generated_ids, skip_special_tokens=True)",
+         "batch_decode(generated_ids, skip_special_tokens=False)")]), tmp_path / "out")
+    assert {n for n, c in checks.items() if c.status != "passed"} == {"test_student_answer"}, \
+        {n: c.output for n, c in checks.items() if c.status != "passed"}
+    assert "skip_special_tokens" in checks["test_student_answer"].output

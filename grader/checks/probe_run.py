@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.plugin import fail
+from grader.plugin import fail, running_check, skip
 from grader.sandbox import Limits, Sandbox, SandboxResult
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024
@@ -20,6 +20,10 @@ class ProbeRun:
     result: SandboxResult
     steps: dict
     missing_folder: str | None = None
+    # each root failure (one student error, or the run ending early) is reported once: the check
+    # that first meets it fails with it; later ones that need the same missing evidence are skipped,
+    # naming that check. cause -> the check's title
+    roots: dict = field(default_factory=dict)
 
     def value(self, step: str):
         if self.missing_folder:
@@ -27,6 +31,14 @@ class ProbeRun:
                  f"The assignment folder {self.missing_folder}/ is missing: submit it with the "
                  f"assignment's layout.")
         entry = self.steps.get(step)
+        if entry is None or not entry.get("ok"):
+            failed = next((e for e in self.steps.values() if not e.get("ok")), None)
+            cause = str((entry or failed or {}).get("error", "ended"))
+            if cause in self.roots:
+                skip(f"跳过：所需的结果缺失，原因已在检查“{self.roots[cause]}”中报告。",
+                     f"Skipped: the evidence it needs is missing; the root failure is reported in the check "
+                     f"“{self.roots[cause]}”.")
+            self.roots[cause] = running_check()
         # a limit the run hit (memory, processes, disk, time) explains most errors: say it
         problem = f"\n{self.result.problem}" if self.result.problem else ""
         if entry is None:

@@ -21,6 +21,8 @@ MAX_STR = 20_000
 class Recorder:
     def __init__(self):
         self.steps: dict[str, dict] = {}
+        # filename -> why it cannot be graded (a notebook that did not convert: notebooks.py)
+        self.unusable: dict[str, str] = {}
 
     def step(self, name: str, fn, *args, **kwargs):
         """Run ``fn``; record its JSON-able value or the student's error. Returns the raw value."""
@@ -54,6 +56,36 @@ def adapt_to_course(rec: Recorder) -> None:
     from hooks import course_env
     course_env.on_change(lambda adaptations: rec.note("adaptations", adaptations))
     course_env.install(os.environ.get("GRADER_DEVICE", "cpu"))
+
+
+GENERATE_KWARGS = ("max_new_tokens", "max_length", "min_new_tokens", "do_sample", "temperature", "top_p",
+                   "top_k", "repetition_penalty", "num_beams")
+
+
+def record_generate(seeds: list[int]) -> list[dict]:
+    """Record every `generate` call from now on (prompt ids, the plain arguments, the seed we set
+    before it, the model's dtype, the output ids), so the judge can replay it on its own model."""
+    import torch
+    import transformers
+    calls: list[dict] = []
+    generate = transformers.GenerationMixin.generate
+
+    def recorded_generate(self, *args, **kwargs):
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        seed = seeds[len(calls) % len(seeds)]
+        torch.manual_seed(seed)  # the judge replays this call with the same seed
+        output = generate(self, *args, **kwargs)
+        sequences = getattr(output, "sequences", output)
+        calls.append({
+            "input_ids": input_ids[0].tolist() if input_ids is not None else None,
+            "kwargs": {k: kwargs[k] for k in GENERATE_KWARGS if k in kwargs and isinstance(kwargs[k], (int, float, bool))},
+            "seed": seed, "dtype": str(self.dtype).removeprefix("torch."),
+            "output_ids": sequences[0].tolist(),
+        })
+        return output
+
+    transformers.GenerationMixin.generate = recorded_generate
+    return calls
 
 
 def describe_error(exc: BaseException) -> str:
@@ -97,6 +129,9 @@ def encoding_as_data(result) -> dict:
 def check_source(filename: str, rec: Recorder, step: str) -> Path | None:
     """SUBMISSION/filename if it exists, is UTF-8 and compiles; else a clear bilingual failure."""
     path = SUBMISSION / filename
+    if filename in rec.unusable:
+        rec.fail(step, rec.unusable[filename])
+        return None
     if not path.is_file():
         rec.fail(step, f"缺少文件 {filename}：请把它放在作业文件夹里。 / missing file {filename}: "
                        f"put it in the assignment folder.")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from _probe_common import (OUT, SUBMISSION, Recorder, adapt_to_course, check_source, encoding_as_data,
                            load_student_module, read_input)
+from notebooks import use_notebooks
 
 import torch  # noqa: E402,F401  (imported before student code so a shadow module cannot replace it)
 import transformers  # noqa: E402
@@ -133,6 +134,7 @@ def main():
     rec = Recorder()
     rec.note("started", mode)
     given = read_input()
+    use_notebooks(rec, "minicpm_deepspeed")   # train.ipynb -> train.py where it is graded (train.sh runs it too)
     if mode == "inspect":
         adapt_to_course(rec)
         inspect(rec, given)

@@ -9,22 +9,18 @@ import os
 import sys
 import threading
 
-from _probe_common import Recorder, adapt_to_course, check_source, read_input
+from _probe_common import Recorder, adapt_to_course, check_source, read_input, record_generate
+from notebooks import use_notebooks
 
 import torch  # noqa: E402  (before student code, so a shadow module cannot replace it)
 import transformers  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-GENERATE_KWARGS = ("max_new_tokens", "max_length", "min_new_tokens", "do_sample", "temperature", "top_p",
-                   "top_k", "repetition_penalty", "num_beams")
-
 
 def instrument(seeds: list[int]) -> tuple[dict, list]:
     loads = {"model": 0, "tokenizer": 0}
-    calls = []
     model_load = transformers.PreTrainedModel.from_pretrained.__func__
     tokenizer_load = transformers.PreTrainedTokenizerBase.from_pretrained.__func__
-    generate = transformers.GenerationMixin.generate
 
     def load_model(cls, *a, **k):
         loads["model"] += 1
@@ -34,24 +30,9 @@ def instrument(seeds: list[int]) -> tuple[dict, list]:
         loads["tokenizer"] += 1
         return tokenizer_load(cls, *a, **k)
 
-    def recorded_generate(self, *args, **kwargs):
-        input_ids = kwargs.get("input_ids", args[0] if args else None)
-        seed = seeds[len(calls) % len(seeds)]
-        torch.manual_seed(seed)  # the judge replays this call with the same seed
-        output = generate(self, *args, **kwargs)
-        sequences = getattr(output, "sequences", output)
-        calls.append({
-            "input_ids": input_ids[0].tolist() if input_ids is not None else None,
-            "kwargs": {k: kwargs[k] for k in GENERATE_KWARGS if k in kwargs and isinstance(kwargs[k], (int, float, bool))},
-            "seed": seed, "dtype": str(self.dtype).removeprefix("torch."),
-            "output_ids": sequences[0].tolist(),
-        })
-        return output
-
     transformers.PreTrainedModel.from_pretrained = classmethod(load_model)
     transformers.PreTrainedTokenizerBase.from_pretrained = classmethod(load_tokenizer)
-    transformers.GenerationMixin.generate = recorded_generate
-    return loads, calls
+    return loads, record_generate(seeds)
 
 
 def page(at) -> dict:
@@ -97,6 +78,7 @@ def main():
     given = read_input()
     rec = Recorder()
     rec.note("started", True)
+    use_notebooks(rec, "qwen2_chat")   # chatBot.ipynb -> chatBot.py where it is graded
     path = check_source("chatBot.py", rec, "source")
     if path is None:
         return

@@ -8,7 +8,9 @@ train:   the student's own train() under the grading profile's overrides, then t
 import os
 import sys
 
-from _probe_common import OUT, Recorder, adapt_to_course, encoding_as_data, load_student_module, read_input
+from _probe_common import (OUT, Recorder, adapt_to_course, encoding_as_data, load_student_module, read_input,
+                           record_generate)
+from notebooks import use_notebooks
 
 import torch  # noqa: E402  (imported before student code so a shadow module cannot replace it)
 import transformers  # noqa: E402
@@ -51,8 +53,10 @@ def train(rec: Recorder, given: dict) -> None:
     infer = load_student_module("infer.py", rec, "import_infer")
     if infer is None:
         return
-    torch.manual_seed(0)
+    torch.set_num_threads(1)  # the judge replays the answer's generation single-threaded: same arithmetic
+    calls = record_generate(given["seeds"])
     rec.step("answer", lambda: _text(infer.answer(model_dir, out_dir, given["question"])))
+    rec.note("answer_generate_calls", calls)
 
 
 def _resolve_model(mod) -> str:
@@ -109,6 +113,7 @@ def main():
     mode = sys.argv[1]
     rec = Recorder()
     rec.note("started", mode)
+    use_notebooks(rec, "qwen2_lora")   # train.ipynb / infer.ipynb -> .py where they are graded
     adapt_to_course(rec)
     {"inspect": inspect, "train": train}[mode](rec, read_input())
     rec.note("finished", True)

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import re
 
-from grader.plugin import check, require
+from grader.checks.replay import checked_call, replay
+from grader.plugin import check, fail, require
 
 GREETING_ROLE = "assistant"
-DTYPES = {"float32", "bfloat16", "float16"}
-REPLAY_KWARGS = {"max_new_tokens", "max_length", "min_new_tokens", "do_sample", "temperature", "top_p",
-                 "top_k", "repetition_penalty"}
 
 
 def _messages(chatted, step: str) -> list[dict]:
@@ -21,6 +19,7 @@ def _messages(chatted, step: str) -> list[dict]:
 
 
 def _calls(chatted) -> list[dict]:
+    chatted.value("turn0")   # a first turn that failed is the root cause of any missing call
     calls = chatted.value("generate_calls")
     require(calls, "应用没有调用 model.generate 来回答。", "The app never called model.generate to answer.")
     return calls
@@ -38,25 +37,17 @@ def _answer_after(messages: list[dict], question: str) -> str:
 
 def _replay(call: dict, standin) -> str:
     """The judge's own generation for a recorded call: same prompt ids, seed, dtype, arguments."""
-    import torch
     tokenizer, load = standin
-    require(call.get("dtype") in DTYPES and isinstance(call.get("input_ids"), list) and call["input_ids"],
-            "generate 的调用记录不完整。", "The record of the generate call is incomplete.")
-    kwargs = {k: v for k, v in call["kwargs"].items() if k in REPLAY_KWARGS}
-    ids = torch.tensor([call["input_ids"]])
-    torch.set_num_threads(1)   # as in the sandbox: the same arithmetic, the same samples
-    torch.manual_seed(call["seed"])
-    with torch.no_grad():
-        out = load(call["dtype"]).generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
-    return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+    call = checked_call(call)
+    return replay(call, tokenizer, load(call["dtype"]))
 
 
 @check(15, en="The app starts and shows a title, the assistant's greeting and a chat input",
        zh="应用能启动，显示标题、助手的问候语和聊天输入框",
        hint_en="st.title(...), a first assistant message such as 有什么可以帮您的？ from st.session_state, and "
-               "st.chat_input(). Load the model with model.device, not 'cuda': grading runs on a CPU.",
+               "st.chat_input(). Code written for the course's GPU ('cuda', /root/autodl-tmp) runs as it is.",
        hint_zh="st.title(...)、session_state 里第一条助手消息（如“有什么可以帮您的？”）以及 st.chat_input()。"
-               "评分在 CPU 上运行，请用 model.device 而不是 'cuda'。")
+               "按课程 GPU 机器写的代码（'cuda'、/root/autodl-tmp）可以原样评分。")
 def test_app_starts(chatted):
     page = chatted.value("start")
     require(page["title"] and page["title"][0].strip(), "页面没有标题（st.title）。", "The page has no title (st.title).")
@@ -108,31 +99,37 @@ def _edges_trimmed(chatml: str) -> str:
 @check(20, en="Every turn's prompt is the whole conversation through the chat template",
        zh="每一轮的提示词都是用聊天模板拼接的完整对话历史",
        hint_en="Pass st.session_state.messages (greeting, questions and answers so far) to "
-               "tokenizer.apply_chat_template(..., add_generation_prompt=True).",
+               "tokenizer.apply_chat_template(..., add_generation_prompt=True), and append each answer to "
+               "st.session_state.messages so the next turn sees it.",
        hint_zh="把 st.session_state.messages（问候语、之前的问答）整个传给 "
-               "tokenizer.apply_chat_template(..., add_generation_prompt=True)。",
+               "tokenizer.apply_chat_template(..., add_generation_prompt=True)，并把每个回答加入 "
+               "st.session_state.messages，下一轮才能看到它。",
        depends=("test_app_starts",))
 def test_history(chatted, session_plan, standin):
+    """Each turn's prompt is held to the true conversation: the greeting, every earlier question with
+    the answer the page showed for it (an app that forgets its own answers fails), the new question."""
     tokenizer, _ = standin
-    messages = _messages(chatted, f"turn{len(session_plan['questions']) - 1}")
+    questions = session_plan["questions"]
     calls = _calls(chatted)
-    user_turns = [i for i, m in enumerate(messages) if m["role"] == "user"]
-    require(len(calls) >= len(user_turns) == len(session_plan["questions"]),
-            "不是每个问题都得到了一次生成。", "Not every question led to a generate call.")
-    for n, end in enumerate(user_turns):
-        history = [{"role": m["role"], "content": m["text"]} for m in messages[:end + 1]]
-        text = tokenizer.apply_chat_template(history, tokenize=False, add_generation_prompt=True)
+    greeting = chatted.value("start")["messages"][0]
+    conversation = [{"role": greeting["role"], "content": greeting["text"]}]
+    for n, question in enumerate(questions):
+        page = _messages(chatted, f"turn{n}")
+        require(len(calls) > n, "不是每个问题都得到了一次生成。", "Not every question led to a generate call.")
+        conversation.append({"role": "user", "content": question})
+        text = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
         expected = tokenizer(text, add_special_tokens=False)["input_ids"]
         got = calls[n]["input_ids"]
-        if got != expected and _edges_trimmed(tokenizer.decode(got)) == _edges_trimmed(text):
-            continue   # the same conversation: the page shows each message stripped (st.markdown does)
-        at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
-        near = (f"token {at} of {len(got)} (expected {len(expected)}): got "
-                f"{tokenizer.decode(got[max(at - 8, 0):at + 8])!r}, expected "
-                f"{tokenizer.decode(expected[max(at - 8, 0):at + 8])!r}")
-        require(got == expected,
-                f"第 {n + 1} 轮的提示词不是整段对话经过聊天模板的结果。\n{near}",
-                f"Turn {n + 1}'s prompt is not the whole conversation through the chat template.\n{near}")
+        # the same conversation but for edge whitespace the page cannot show (st.markdown strips it)
+        if got != expected and _edges_trimmed(tokenizer.decode(got)) != _edges_trimmed(text):
+            at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+            near = (f"token {at} of {len(got)} (expected {len(expected)}): got "
+                    f"{tokenizer.decode(got[max(at - 8, 0):at + 8])!r}, expected "
+                    f"{tokenizer.decode(expected[max(at - 8, 0):at + 8])!r}")
+            fail(f"第 {n + 1} 轮的提示词不是整段对话（问候语、之前的问题和回答、新问题）经过聊天模板的结果。\n{near}",
+                 f"Turn {n + 1}'s prompt is not the whole conversation (greeting, earlier questions and answers, "
+                 f"the new question) through the chat template.\n{near}")
+        conversation.append({"role": "assistant", "content": _answer_after(page, question)})
 
 
 @check(15, en="The model and tokenizer are loaded once, not on every turn (st.cache_resource)",
@@ -141,8 +138,11 @@ def test_history(chatted, session_plan, standin):
                "script on every message.",
        hint_zh="把加载放进带 @st.cache_resource 的函数：Streamlit 每条消息都会重新运行整个脚本。",
        depends=("test_app_starts",))
-def test_loaded_once(chatted, session_plan):
-    chatted.value(f"turn{len(session_plan['questions']) - 1}")   # the whole session ran
+def test_loaded_once(chatted):
+    # evidence: the script ran again after the start (the slider or a question), whatever came after
+    require(any(step in chatted.steps for step in ("slider", "turn0")),
+            "应用启动后没有再运行过，无法判断模型是否只加载一次。",
+            "The app never ran again after it started, so loading once cannot be shown.")
     loads = chatted.value("loads")
     require(loads["model"] == 1 and loads["tokenizer"] == 1,
             f"整个会话中模型加载了 {loads['model']} 次、分词器 {loads['tokenizer']} 次，应各 1 次。",

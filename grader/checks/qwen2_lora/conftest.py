@@ -28,7 +28,8 @@ def _probe_runs(sandbox, assignment_dir, workdir, fresh_records, profile):
                                    workdir / "inspect", {"fresh_records": fresh_records},
                                    Limits(wall_s=profile.inspect_timeout_s)),
             "train": pool.submit(run_probe, sandbox, "qwen2_lora_probe.py", "train", assignment_dir,
-                                 workdir / "train", {"overrides": profile.lora_overrides, "question": QUESTION},
+                                 workdir / "train", {"overrides": profile.lora_overrides, "question": QUESTION,
+                                                      "seeds": [secrets.randbelow(2 ** 31)]},
                                  Limits(wall_s=profile.train_timeout_s)),
         }
 

@@ -13,6 +13,7 @@ import pytest
 from grader.checks.adapter_data import attach_lora, read_lora_config, read_safetensors
 from grader.checks.process_func import encodings, prompt_len, require_exact_prompt, require_label_mask, show
 from grader.checks.qwen2_lora.fresh import QUESTION, chatml_prompt, expected_parts
+from grader.checks.replay import checked_call, replay
 from grader.plugin import check, require
 
 SEVEN = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
@@ -306,16 +307,30 @@ def test_judge_answer(inspected, trained, standin):
 @check(10, en="Your own inference code (PeftModel + chat template) answers 你是谁？ with the identity, prompt sliced off",
        zh="你自己的推理代码（PeftModel + 聊天模板）回答“你是谁？”，且去掉了提示词",
        hint_en="Apply the chat template with SYSTEM_PROMPT, generate, then drop the prompt's tokens "
-               "(output_ids[len(input_ids):]) before decoding.",
-       hint_zh="用 SYSTEM_PROMPT 套聊天模板生成，解码前去掉提示词部分（output_ids[len(input_ids):]）。",
+               "(output_ids[len(input_ids):]) and decode with skip_special_tokens=True. The grader replays your "
+               "generate call on the base model with your adapter and compares the text exactly.",
+       hint_zh="用 SYSTEM_PROMPT 套聊天模板生成，解码前去掉提示词部分（output_ids[len(input_ids):]），并 "
+               "skip_special_tokens=True。评分器会用基座模型加你的 adapter 重放你的 generate 调用，逐字比较。",
        depends=("test_judge_answer",))
-def test_student_answer(inspected, trained):
+def test_student_answer(inspected, trained, standin):
     identity = _identity(inspected.value("records"))
     answer = trained.value("answer")
     require(QUESTION not in answer and "assistant\n" not in answer,
             f"回答里还带着提示词（问题或角色名）：{answer[:160]!r}。请切掉提示词部分的 token。",
             f"The answer still contains the prompt (the question or role names): {answer[:160]!r}. Slice the "
             f"prompt's tokens off.")
+    calls = trained.value("answer_generate_calls")
+    require(isinstance(calls, list) and calls, "answer() 没有调用 model.generate。", "answer() never called model.generate.")
+    call = checked_call(calls[-1])
+    tokenizer, load = standin
+    expected = replay(call, tokenizer, attach_lora(copy.deepcopy(load(call["dtype"])),
+                                                   trained.result.out_dir / "adapter"))
+    # exactly the model's text: no prompt, no special-token text (<|im_end|>), whatever MATCH allows
+    require(answer.strip() == expected.strip(),
+            f"你的 answer() 返回的文字与模型生成的不同（是否没有 skip_special_tokens=True？）。\n返回：{answer[:200]!r}\n"
+            f"应为：{expected[:200]!r}",
+            f"The text your answer() returned differs from what the model generated (decoded without "
+            f"skip_special_tokens=True?).\nreturned: {answer[:200]!r}\nexpected: {expected[:200]!r}")
     require(_similar(answer, identity) >= MATCH,
             f"你的 answer() 返回：{answer[:120]!r}\n期望以此开头：{identity[:120]!r}",
             f"Your answer() returned {answer[:120]!r}; expected it to start with {identity[:120]!r}.")
