@@ -25,9 +25,10 @@ fixtures: setup
 demo: fixtures
 	$(GRADER) run examples/submissions --out reports
 
-# -n auto: one worker per core (pytest-xdist); the hostile and honest corpora wait on sandboxes
+# -n auto: one worker per core (pytest-xdist); the hostile and honest corpora wait on sandboxes.
+# loadgroup: the DeepSpeed launches (tests marked xdist_group "deepspeed") run one at a time
 test: fixtures
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --dist loadgroup
 
 stubs: setup
 	$(GRADER) stubs

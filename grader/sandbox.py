@@ -67,7 +67,9 @@ class Limits:
     memory_bytes: int = field(default_factory=_default_memory)
     disk_bytes: int = field(default_factory=lambda: _env_number("GRADER_DISK_LIMIT_MB", 4 * 1024 ** 3, 1024 ** 2))
     max_files: int = 200_000                # inodes of the size-capped tmpfs
-    cpu_threads: int = 2
+    # OpenMP threads of the code; fewer when several sandboxes share the cores (spinning threads
+    # of two runs on the same cores cost far more than they give)
+    cpu_threads: int = field(default_factory=lambda: _env_number("GRADER_CPU_THREADS", 2))
 
     def describe(self, disk_is_capped: bool | None = None) -> str:
         caps = Cgroups.available()
@@ -420,7 +422,7 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> Sandb
         # per uid on the whole machine: the pids cgroup, where there is one, is the real limit
         nproc = limits.max_processes if "pids" not in cgroups.paths else max(4096, 4 * limits.max_processes)
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        cpu = int(limits.wall_s * limits.cpu_threads) + 30
+        cpu = int(limits.wall_s * max(2, limits.cpu_threads)) + 30
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
 
     started = time.monotonic()

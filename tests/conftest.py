@@ -2,6 +2,7 @@
 with small patches, and grade them through the real runner (sandbox and all)."""
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -14,7 +15,10 @@ from grader.runner import grade_submission
 
 # Short limits so that hangs cost seconds, not minutes, in CI (real runs take ~5-20 s and ~40 s).
 TEST_TIMEOUTS = {"GRADER_INSPECT_TIMEOUT_S": "60", "GRADER_TRAIN_TIMEOUT_S": "240",
-                 "GRADER_DEEPSPEED_TIMEOUT_S": "180"}
+                 "GRADER_DEEPSPEED_TIMEOUT_S": "240"}
+# DeepSpeed launches are the heaviest tests: under pytest-xdist (--dist loadgroup) they run one at a
+# time, on one worker, while the other workers take the rest
+DEEPSPEED = pytest.mark.xdist_group("deepspeed")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -22,6 +26,9 @@ def _short_timeouts():
     mp = pytest.MonkeyPatch()
     for key, value in TEST_TIMEOUTS.items():
         mp.setenv(key, value)
+    # the sandboxes of all workers share the cores: each gets its share of OpenMP threads
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    mp.setenv("GRADER_CPU_THREADS", str(max(1, (os.cpu_count() or 2) // workers)))
     yield
     mp.undo()
 

@@ -37,6 +37,8 @@ tokenizer = AutoTokenizer.from_pretrained(path, use_fast=False)
 model = AutoModelForCausalLM.from_pretrained(path, torch_dtype=torch.bfloat16, device_map="auto").cuda()
 inputs = tokenizer(["你好"], return_tensors="pt").to('cuda')
 out = model.generate(inputs.input_ids.to(torch.device("cuda:0")), max_new_tokens=2, do_sample=False)
+from transformers import TrainingArguments
+TrainingArguments(output_dir="/tmp/course-env-args", bf16=True, report_to=[])
 print(json.dumps({{"device": str(out.device), "dtype": str(model.dtype), "adapted": sorted(course_env.ADAPTATIONS)}}))
 """
 
@@ -54,7 +56,7 @@ def test_gpu_written_code_runs_on_the_cpu_profile_and_says_what_was_adapted():
     assert run.returncode == 0, run.stderr[-3000:]
     facts = json.loads(run.stdout.strip().splitlines()[-1])
     assert facts["device"] == "cpu" and facts["dtype"] == "torch.float32"
-    assert facts["adapted"] == ["cuda", "device_map", "dtype", "model_cache"]
+    assert facts["adapted"] == ["cuda", "device_map", "dtype", "mixed_precision", "model_cache"]
 
 
 def test_a_gpu_profile_leaves_device_code_alone():

@@ -7,9 +7,11 @@ import subprocess
 import sys
 
 from grader.profiles import REPO
+from tests.conftest import DEEPSPEED
 from tests.test_results_format import validate_gradescope
 
 
+@DEEPSPEED   # the class trains minicpm_deepspeed three times
 def test_cli_grades_the_example_class(tmp_path):
     out = tmp_path / "reports"
     proc = subprocess.run([sys.executable, "-m", "grader.cli", "run", str(REPO / "examples" / "submissions"),

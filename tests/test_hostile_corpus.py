@@ -31,10 +31,11 @@ import pytest
 from grader.profiles import REPO
 from grader.classrun import grade_class
 from grader.sandbox import detect_mode
-from tests.conftest import grade, make_submission
+from tests.conftest import DEEPSPEED, grade, make_submission
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
-ENTRIES = sorted(p.name for p in HOSTILE.iterdir() if (p / "entry.toml").is_file())
+ENTRIES = [pytest.param(p.name, marks=[DEEPSPEED] if p.name.startswith("minicpm_") else [])
+           for p in sorted(HOSTILE.iterdir()) if (p / "entry.toml").is_file()]
 CHECKS = {"qwen2_lora": 13, "qwen2_chat": 6, "minicpm_deepspeed": 13}
 CANARY = "hostile-canary"
 NUL = b"\0"

@@ -10,9 +10,10 @@ import pytest
 from grader.checks.minicpm_deepspeed.fresh import DATASET
 from grader.profiles import REPO
 from tests.broken_submissions import MINICPM_BROKEN
-from tests.conftest import grade, make_submission
+from tests.conftest import DEEPSPEED, grade, make_submission
 
 ASSIGNMENT = "minicpm_deepspeed"
+pytestmark = DEEPSPEED
 
 
 def test_reference_scores_full_marks_in_both_modes(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 
 from grader.checks.adapter_data import attach_lora, read_safetensors
@@ -51,7 +52,15 @@ def _read_json_file(path, name: str) -> dict:
 # the tutorial's TrainingArguments (train.sh), for a config judged before any launch told the student's own
 TUTORIAL_ARGS = {"learning_rate": 1e-4, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 4,
                  "max_grad_norm": 1.0, "weight_decay": 0.0, "adam_beta1": 0.9, "adam_beta2": 0.999,
-                 "adam_epsilon": 1e-8, "fp16": False, "bf16": False}
+                 "adam_epsilon": 1e-8, "fp16": False, "bf16": False, "num_train_epochs": 3}
+
+
+def _training_steps(args: dict) -> int:
+    """The optimizer steps HF's Trainer counts for these arguments on the course's dataset (an explicit
+    scheduler total_num_steps is held to it)."""
+    batches = math.ceil(len(fresh.dataset()) / max(1, int(args["per_device_train_batch_size"])))
+    per_epoch = max(math.ceil(batches / max(1, int(args["gradient_accumulation_steps"]))), 1)
+    return math.ceil(float(args["num_train_epochs"]) * per_epoch)
 
 
 def _student_args(launched) -> dict:
@@ -83,7 +92,7 @@ def _engine_config(assignment_dir, minicpm, student_args: dict):
     try:
         hf = HfTrainerDeepSpeedConfig(json.loads(json.dumps(raw)))
         hf.trainer_config_process(args)
-        hf.trainer_config_finalize(args, minicpm[1](), num_training_steps=100)
+        hf.trainer_config_finalize(args, minicpm[1](), num_training_steps=_training_steps(student_args))
         built = DeepSpeedConfig(hf.config)
     except Exception as exc:  # DeepSpeed's and HF's own validation errors, shown as they say them
         fail(f"DeepSpeed / transformers 拒绝了 ds_config.json：\n{str(exc)[:1500]}",
@@ -329,10 +338,11 @@ def test_launcher(launched):
 
 @check(10, en="The engine really ran ZeRO stage 2 with DeepSpeed's CPU Adam (LoRA and full)",
        zh="训练引擎确实运行了 ZeRO stage 2 和 DeepSpeed 的 CPU Adam（LoRA 与全量）",
-       hint_en="Let Trainer build the engine from ds_config.json (TrainingArguments --deepspeed), with an "
-               '"optimizer" section (AdamW, "auto" params) so DeepSpeed picks its CPU Adam for the offload.',
-       hint_zh='让 Trainer 根据 ds_config.json 构建引擎（TrainingArguments 的 --deepspeed），并写上 "optimizer" 部分'
-               '（AdamW，参数为 "auto"），DeepSpeed 才会为 offload 选用 CPU Adam。')
+       hint_en="Let Trainer build the engine from ds_config.json (TrainingArguments --deepspeed): with the "
+               'optimizer offloaded, an "optimizer" section (AdamW, "auto" params) or none at all gives DeepSpeed\'s '
+               "CPU Adam; a custom optimizer passed to Trainer does not.",
+       hint_zh='让 Trainer 根据 ds_config.json 构建引擎（TrainingArguments 的 --deepspeed）：优化器 offload 时，写 '
+               '"optimizer" 部分（AdamW，参数为 "auto"）或不写，都会用 DeepSpeed 的 CPU Adam；自己传给 Trainer 的优化器则不会。')
 def test_engine_zero2_cpu_adam(launched):
     for mode in MODES:
         engine = _rank(launched, mode, trained=False).get("engine") or {}

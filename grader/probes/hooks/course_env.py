@@ -6,9 +6,10 @@ such a machine, as far as any check can tell, and records each adaptation it app
 report can say so (a student never edits device code for grading):
 
 - under a CPU profile: 'cuda' devices (`.to('cuda')`, `.cuda()`, on tensors, models and
-  BatchEncoding), `device_map` ("auto", "cuda", {"": LOCAL_RANK}, 0) and half-precision weights
+  BatchEncoding), `device_map` ("auto", "cuda", {"": LOCAL_RANK}, 0), half-precision weights
   (`torch.bfloat16`, `torch.half`: slow or missing CPU kernels, and a stand-in that learns only in
-  float32) map to the CPU in float32. Under a GPU profile none of this is touched.
+  float32) and `TrainingArguments(bf16=True / fp16=True)` map to the CPU in float32. Under a GPU
+  profile none of this is touched.
 - under every profile: modelscope's `snapshot_download` resolves offline, in the cache the student
   named (where the sandbox shows the stand-ins, /root/autodl-tmp included) or else in the grader's,
   instead of retrying a hub that cannot be reached.
@@ -132,6 +133,27 @@ def cpu_load_kwargs(kwargs: dict) -> dict:
     return kwargs
 
 
+def patch_training_args(training_args) -> None:
+    """TrainingArguments(bf16=True / fp16=True), as students write for their GPUs, trains in float32:
+    transformers refuses both without a GPU ("Your setup doesn't support bf16/gpu")."""
+    if "training_args" in _installed:
+        return
+    _installed.add("training_args")
+    args_cls = training_args.TrainingArguments
+    original = args_cls.__post_init__
+
+    def post_init(self):
+        asked = [name for name in ("bf16", "fp16") if getattr(self, name, False)]
+        for name in asked:
+            setattr(self, name, False)
+        if asked:
+            _record("mixed_precision", f"TrainingArguments 的 {'/'.join(asked)}=True 在 CPU 上改为 float32 训练",
+                    f"TrainingArguments' {'/'.join(asked)}=True trains in float32 on the CPU")
+        original(self)
+
+    args_cls.__post_init__ = post_init
+
+
 def patch_model_loading(modeling_utils) -> None:
     """PreTrainedModel.from_pretrained with cpu_load_kwargs (every Auto class ends there)."""
     if "loading" in _installed:
@@ -187,8 +209,10 @@ def install(device: str) -> None:
     """For a probe, which imports the libraries itself before the student's code runs
     (sitecustomize instead patches each module as it finishes importing)."""
     import transformers.modeling_utils
+    import transformers.training_args
     if device == "cpu":
         patch_torch()
         patch_model_loading(transformers.modeling_utils)
+        patch_training_args(transformers.training_args)
     patch_modelscope_now()
 

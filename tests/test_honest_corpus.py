@@ -1,0 +1,59 @@
+"""The honest corpus: each folder of tests/honest/ is a correct submission written the way students
+really write it (the tutorial pasted, notebooks, 'cuda' everywhere, another scheduler ...). Each is
+graded for real through the runner and held to its exact score, the exact set of checks that do not
+pass (documented deductions only) and the exact adaptations the report lists. Format: tests/honest/README.md.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEEPSPEED, grade, make_submission
+
+HONEST = Path(__file__).resolve().parent / "honest"
+KEYS = {"writes", "assignment", "base", "score", "failed", "why", "drop", "adapted", "patch"}
+ASSIGNMENTS = ("qwen2_chat", "qwen2_lora", "minicpm_deepspeed")
+# adaptation key -> text of the sentence course_env.py / hooks/sitecustomize.py write for it
+ADAPTED = {"cuda": "'cuda' devices", "device_map": "device_map=", "dtype": "half-precision",
+           "mixed_precision": "trains in float32",
+           "model_cache": "the grader's cache", "ds_scheduler": "DeepSpeed scheduler", "pin_memory": "pin_memory"}
+
+
+def _entries():
+    for folder in sorted(p for p in HONEST.iterdir() if (p / "entry.toml").is_file()):
+        slow = tomllib.loads((folder / "entry.toml").read_text(encoding="utf-8"))["assignment"] == "minicpm_deepspeed"
+        yield pytest.param(folder.name, id=f"slow-deepspeed-{folder.name}" if slow else folder.name,
+                           marks=[DEEPSPEED] if slow else [])
+
+
+def summary(checks, adaptations) -> str:
+    lines = [f"{n}: {c.status} {c.score:g}/{c.max_score:g} {c.output[:600]!r}" for n, c in checks.items()]
+    return "\n".join(lines + [f"adaptation: {a}" for a in adaptations])
+
+
+@pytest.mark.parametrize("name", _entries())
+def test_honest_entry(name, tmp_path):
+    folder = HONEST / name
+    entry = tomllib.loads((folder / "entry.toml").read_text(encoding="utf-8"))
+    assert set(entry) <= KEYS, f"unknown keys {set(entry) - KEYS}"
+    assert entry["base"] in ("stub", "reference") and entry["assignment"] in ASSIGNMENTS
+    assert entry["writes"].strip() and "\n" not in entry["writes"]
+    assert entry["score"] == 100 or entry.get("failed"), "less than full marks names the checks that fail"
+    assert not entry.get("failed") or entry.get("why", "").strip(), "a deduction needs its `why`"
+    assert set(entry.get("adapted", [])) <= set(ADAPTED)
+    files = {str(p.relative_to(folder / "files")): p.read_bytes()
+             for p in sorted((folder / "files").rglob("*")) if p.is_file()} if (folder / "files").is_dir() else {}
+    sub = make_submission(tmp_path / "student", base=entry["base"], assignment=entry["assignment"], files=files,
+                          patches=[(p["file"], p["old"], p["new"]) for p in entry.get("patch", [])],
+                          drop=entry.get("drop", ()))
+
+    result, checks = grade(sub, tmp_path / "out", entry["assignment"])
+
+    adaptations = result.assignments[0].adaptations
+    why = summary(checks, adaptations)
+    assert result.score == entry["score"], why
+    assert {n for n, c in checks.items() if c.status != "passed"} == set(entry.get("failed", [])), why
+    listed = {key for key, text in ADAPTED.items() if any(text in a for a in adaptations)}
+    assert listed == set(entry.get("adapted", [])) and len(adaptations) == len(listed), why
