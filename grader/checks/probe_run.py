@@ -42,7 +42,6 @@ class ProbeRun:
         # a limit the run hit (memory, processes, disk, time) explains most errors: say it
         problem = f"\n{self.result.problem}" if self.result.problem else ""
         if entry is None:
-            failed = next((e for e in self.steps.values() if not e.get("ok")), None)
             if failed is not None:
                 fail(f"前面的步骤出错，没能运行到这里：\n{failed['error']}{problem}",
                      "An earlier step failed, so this one never ran (see above).")

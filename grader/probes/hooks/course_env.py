@@ -30,7 +30,7 @@ _installed: set[str] = set()
 HALF = ("float16", "bfloat16", "half")
 
 
-def _record(key: str, zh: str, en: str) -> None:
+def record(key: str, zh: str, en: str) -> None:
     if key in ADAPTATIONS:
         return
     ADAPTATIONS[key] = f"{zh} / {en}"
@@ -44,8 +44,6 @@ def _record(key: str, zh: str, en: str) -> None:
 def on_change(listener) -> None:
     """Call ``listener(adaptations)`` whenever a new adaptation is applied."""
     _listeners.append(listener)
-
-
 
 
 # ---------------------------------------------------------------- devices (CPU profile only)
@@ -73,7 +71,7 @@ def _to_cpu(args: tuple, kwargs: dict) -> tuple[tuple, dict, bool]:
 
 
 def _note_device() -> None:
-    _record("cuda", "代码里的 'cuda' 设备（.to('cuda')、.cuda()）在 CPU 评分配置下映射到 CPU",
+    record("cuda", "代码里的 'cuda' 设备（.to('cuda')、.cuda()）在 CPU 评分配置下映射到 CPU",
             "'cuda' devices in the code (.to('cuda'), .cuda()) run on the CPU under the cpu profile")
 
 
@@ -83,32 +81,21 @@ def patch_torch() -> None:
     _installed.add("torch")
     import torch
 
-    tensor_to, module_to = torch.Tensor.to, torch.nn.Module.to
+    def to_cpu(original):
+        def to(self, *args, **kwargs):
+            args, kwargs, changed = _to_cpu(args, kwargs)
+            if changed:
+                _note_device()
+            return original(self, *args, **kwargs)
+        return to
 
-    def tensor_to_cpu(self, *args, **kwargs):
-        args, kwargs, changed = _to_cpu(args, kwargs)
-        if changed:
-            _note_device()
-        return tensor_to(self, *args, **kwargs)
-
-    def module_to_cpu(self, *args, **kwargs):
-        args, kwargs, changed = _to_cpu(args, kwargs)
-        if changed:
-            _note_device()
-        return module_to(self, *args, **kwargs)
-
-    def tensor_cuda(self, device=None, non_blocking=False, memory_format=torch.preserve_format):
+    def stay_on_cpu(self, *args, **kwargs):   # .cuda(): already where the code runs
         _note_device()
         return self
 
-    def module_cuda(self, device=None):
-        _note_device()
-        return self
-
-    torch.Tensor.to = tensor_to_cpu
-    torch.Tensor.cuda = tensor_cuda
-    torch.nn.Module.to = module_to_cpu
-    torch.nn.Module.cuda = module_cuda
+    for cls in (torch.Tensor, torch.nn.Module):
+        cls.to = to_cpu(cls.to)
+        cls.cuda = stay_on_cpu
 
 
 def _is_half(value) -> bool:
@@ -121,14 +108,14 @@ def cpu_load_kwargs(kwargs: dict) -> dict:
     device_map = kwargs.get("device_map")
     if device_map is not None and device_map != "cpu":
         kwargs.pop("device_map")
-        _record("device_map", f"from_pretrained 的 device_map={device_map!r} 在 CPU 上改为不指定（整个模型在 CPU）",
+        record("device_map", f"from_pretrained 的 device_map={device_map!r} 在 CPU 上改为不指定（整个模型在 CPU）",
                 f"from_pretrained's device_map={device_map!r} is dropped on the CPU (the whole model on the CPU)")
     for key in ("dtype", "torch_dtype"):
         if _is_half(kwargs.get(key)):
             import torch
             asked = str(kwargs.pop(key)).removeprefix("torch.")
             kwargs["dtype"] = torch.float32
-            _record("dtype", f"半精度权重（{asked}）在 CPU 上以 float32 加载（CPU 缺少或很慢的半精度运算）",
+            record("dtype", f"半精度权重（{asked}）在 CPU 上以 float32 加载（CPU 缺少或很慢的半精度运算）",
                     f"half-precision weights ({asked}) load as float32 on the CPU (missing or slow CPU kernels)")
     return kwargs
 
@@ -147,7 +134,7 @@ def patch_training_args(training_args) -> None:
         for name in asked:
             setattr(self, name, False)
         if asked:
-            _record("mixed_precision", f"TrainingArguments 的 {'/'.join(asked)}=True 在 CPU 上改为 float32 训练",
+            record("mixed_precision", f"TrainingArguments 的 {'/'.join(asked)}=True 在 CPU 上改为 float32 训练",
                     f"TrainingArguments' {'/'.join(asked)}=True trains in float32 on the CPU")
         original(self)
 
@@ -187,7 +174,7 @@ def patch_modelscope(module) -> None:
                 raise
             kwargs["cache_dir"] = grader_cache
             path = original(model_id, *args, **kwargs)
-            _record("model_cache", f"模型 {model_id} 不在你指定的缓存目录中，使用评分器的模型缓存",
+            record("model_cache", f"模型 {model_id} 不在你指定的缓存目录中，使用评分器的模型缓存",
                     f"the model {model_id} is not in the cache folder you named: the grader's cache is used")
             return path
 

@@ -109,14 +109,14 @@ def pinned_config(config: dict, profile: dict) -> dict:
         was = (config.get("scheduler") or {}).get("type", "none")
         config["scheduler"] = copy.deepcopy(scheduler)
         if was != scheduler["type"]:
-            course_env._record("ds_scheduler", f"DeepSpeed 调度器 {was} 在评分时换成评分配置的 {scheduler['type']}"
+            course_env.record("ds_scheduler", f"DeepSpeed 调度器 {was} 在评分时换成评分配置的 {scheduler['type']}"
                                                f"（替身小模型需要它才能学会；你的配置另有检查）",
                                f"the DeepSpeed scheduler {was} is replaced by the profile's {scheduler['type']} "
                                f"for grading (the stand-in needs it to learn; your config is checked on its own)")
     offload = (config.get("zero_optimization") or {}).get("offload_optimizer")
     if profile.get("device") == "cpu" and isinstance(offload, dict) and offload.get("pin_memory"):
         offload["pin_memory"] = False
-        course_env._record("pin_memory", "CPU 评分时关闭 offload_optimizer.pin_memory（锁页内存有限）",
+        course_env.record("pin_memory", "CPU 评分时关闭 offload_optimizer.pin_memory（锁页内存有限）",
                            "offload_optimizer.pin_memory is off on the CPU (locked memory is scarce)")
     return config
 
