@@ -11,12 +11,14 @@ setup: $(VENV)/.installed
 # torch first, from the local CPU wheel: the project's torch range is then already satisfied
 # and pip never pulls the CUDA build. deepspeed is an sdist whose setup.py imports torch: built
 # without isolation against this torch (an isolated build would download torch again).
-$(VENV)/.installed: pyproject.toml
+# Then what the assignments declare beyond the grader's own (grader/checks/*/assignment.py, `grader needs pip`).
+$(VENV)/.installed: pyproject.toml $(wildcard grader/checks/*/assignment.py)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q --no-build-isolation deepspeed==0.19.8
 	$(PY) -m pip install -q -e .
+	$(GRADER) needs pip | xargs -r $(PY) -m pip install -q
 	touch $@
 
 fixtures: setup

@@ -27,7 +27,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from fixtures.build import build_deepspeed_ops  # noqa: E402
+import fixtures  # noqa: E402
+from fixtures.recipes.deepspeed_ops import build_deepspeed_ops  # noqa: E402
+from grader.checks.minicpm_deepspeed.assignment import CPU_OVERRIDES  # noqa: E402
 from grader.checks.minicpm_deepspeed.fresh import DATASET  # noqa: E402
 from grader.profiles import get_profile  # noqa: E402
 
@@ -51,13 +53,13 @@ def floor(ops_dir: Path) -> float:
             work = Path(tmp) / "minicpm_deepspeed"
             shutil.copytree(REPO / "reference" / "minicpm_deepspeed", work)
             shutil.copy(DATASET, work / "huanhuan.json")
-            overrides = dict(profile.deepspeed_overrides[mode], output_dir=str(Path(tmp) / "out"))
+            overrides = dict(CPU_OVERRIDES[mode], output_dir=str(Path(tmp) / "out"))
             env = {**os.environ, "DS_ACCELERATOR": "cpu", "TORCH_EXTENSIONS_DIR": str(ops_dir),
                    "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                    "PYTHONPATH": str(HOOK),   # only for float32 / no device_map on the CPU
                    "GRADER_DS_OUT": str(Path(tmp)), "GRADER_DS_PROFILE": json.dumps(
                        {"device": "cpu", "training_args": overrides})}
-            args = ["--model_path", str(profile.minicpm), "--output_dir", str(Path(tmp) / "out")]
+            args = ["--model_path", str(profile.model("OpenBMB/MiniCPM-2B-sft-fp32")), "--output_dir", str(Path(tmp) / "out")]
             total += run(["bash", "train.sh", *args, *(["--use_lora", "True"] if mode == "lora" else [])],
                          env=env, cwd=work)
     return total
@@ -74,8 +76,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--skip-cold", action="store_true")
     args = parser.parse_args()
-    profile = get_profile("cpu")
-    warm_floor = min(floor(profile.torch_extensions) for _ in range(args.repeat))
+    warm_floor = min(floor(fixtures.path("deepspeed-ops")) for _ in range(args.repeat))
     print(f"floor, warm (train.sh LoRA + full, run directly): {warm_floor:6.1f} s")
     graded = min(grader_run() for _ in range(args.repeat))
     print(f"grader run, warm (sandbox, hook, inspect probe, judge): {graded:6.1f} s  = {graded / warm_floor:.2f}x the warm floor")

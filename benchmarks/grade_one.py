@@ -21,7 +21,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from grader.profiles import fixtures_dir, get_profile  # noqa: E402
+from fixtures import fixtures_dir  # noqa: E402
+from grader.assignments import get  # noqa: E402
+from grader.profiles import get_profile  # noqa: E402
 
 FLOOR_CHAT = """
 import os, sys
@@ -75,10 +77,10 @@ def main():
                                        str(tmp / f"out{i}"), "--assignment", assignment], cwd=REPO))
             print(f"grader run      : {grader_walls[-1]:6.1f} s")
             code = (FLOOR_CHAT if assignment == "qwen2_chat"
-                    else FLOOR_LORA.format(overrides=dict(profile.lora_overrides)))
+                    else FLOOR_LORA.format(overrides=dict(get("qwen2_lora").grading_for("cpu").overrides)))
             floor_walls.append(timed([sys.executable, "-c", code, str(tmp / f"adapter{i}")],
                                      cwd=sub / assignment,
-                                     env={"PATH": "/usr/bin:/bin", "MODEL_CACHE_DIR": str(profile.modelscope_cache),
+                                     env={"PATH": "/usr/bin:/bin", "MODEL_CACHE_DIR": str(profile.model_cache),
                                           "HOME": str(tmp), "OMP_NUM_THREADS": "2", "HF_HUB_OFFLINE": "1"}))
             print(f"floor (direct)  : {floor_walls[-1]:6.1f} s")
         g, f = min(grader_walls), min(floor_walls)

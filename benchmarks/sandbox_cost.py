@@ -26,7 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from grader.profiles import fixtures_dir, get_profile  # noqa: E402
+from fixtures import fixtures_dir  # noqa: E402
+from grader.profiles import get_profile  # noqa: E402
 from grader.sandbox import PROBES_DIR, Limits, Sandbox, detect_mode  # noqa: E402
 
 PROBES_PER_ASSIGNMENT = {"qwen2_lora": (2, 13), "qwen2_chat": (1, 6)}
@@ -84,7 +85,7 @@ def startup(repeat: int) -> None:
 
 
 def address_space() -> None:
-    model = get_profile("cpu").modelscope_cache / "qwen" / "Qwen2-7B-Instruct"
+    model = get_profile("cpu").model("qwen/Qwen2-7B-Instruct")
     limit = Limits().memory_bytes
 
     def run(rlimit_as: int | None):

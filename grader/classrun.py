@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from grader import ASSIGNMENTS, __version__
+from grader import __version__
 from grader.course import CoursePolicy
 from grader.results import SubmissionResult
 
@@ -93,7 +93,9 @@ def cached_result(unit: Unit) -> SubmissionResult | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("cache_key") == unit.key:
-            return SubmissionResult.from_json(data)
+            result = SubmissionResult.from_json(data)
+            # an internal grader error is never final: the next run grades it again
+            return None if any(a.needs_regrading for a in result.assignments) else result
     except (OSError, ValueError, TypeError, KeyError):
         pass
     return None
@@ -253,12 +255,15 @@ def find_students(folder: Path) -> list[Path]:
 
 
 def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
-                assignments: tuple[str, ...] = ASSIGNMENTS, executor=None, force: bool = False,
+                assignments: tuple[str, ...] | None = None, executor=None, force: bool = False,
                 policy_path: Path | None = None, stream=None) -> list[SubmissionResult]:
     """Grade each student folder in ``folder`` into out_dir/<student>/, then the class pages."""
     from grader.course import load_policy
     from grader.report import render_class, write_grades_csv
 
+    from grader import assignments as registry
+
+    assignments = assignments or registry.names()
     policy = load_policy(policy_path)
     executor = executor or LocalExecutor(default_workers())
     stream = stream or sys.stderr

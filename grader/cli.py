@@ -1,5 +1,6 @@
 """The `grader` command line: run (one student or a class), check (students), validate (course
-authors), gradescope-bundle, stubs, fixtures."""
+authors), gradescope-bundle, stubs, fixtures, needs. The assignments are the declared ones
+(grader/assignments.py)."""
 from __future__ import annotations
 
 import argparse
@@ -8,14 +9,15 @@ from pathlib import Path
 
 
 def _assignments(args) -> tuple[str, ...] | None:
-    from grader import ASSIGNMENTS
+    from grader import assignments
 
-    unknown = set(args.assignment or ()) - set(ASSIGNMENTS)
+    known = assignments.names()
+    unknown = set(args.assignment or ()) - set(known)
     if unknown:
-        print(f"error: unknown assignment {sorted(unknown)}; choose from {', '.join(ASSIGNMENTS)} / 未知作业",
+        print(f"error: unknown assignment {sorted(unknown)}; choose from {', '.join(known)} / 未知作业",
               file=sys.stderr)
         return None
-    return tuple(args.assignment or ASSIGNMENTS)
+    return tuple(a for a in known if a in args.assignment) if args.assignment else known
 
 
 def _policy(args):
@@ -65,7 +67,7 @@ def cmd_run(args) -> int:
     assignments, policy = _assignments(args), _policy(args)
     if assignments is None or policy is None:
         return 2
-    _ensure_fixtures()
+    _ensure_fixtures(assignments)
     out = Path(args.out).resolve()
     metadata = Path(args.metadata) if args.metadata else None
     with tempfile.TemporaryDirectory(prefix="grader-upload-") as scratch:
@@ -102,7 +104,7 @@ def cmd_check(args) -> int:
         return 2
     if not args.assignment and path.name in assignments:   # run from inside qwen2_lora/
         assignments = (path.name,)
-    _ensure_fixtures()
+    _ensure_fixtures(assignments)
     with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
         root = one_submission(path, assignments, Path(scratch))
         if root is None:
@@ -120,12 +122,12 @@ def summarize_visible(result) -> str:
     lines = []
     for a in result.assignments:
         shown = [c for c in a.checks if c.visibility == "visible"]
-        got, most = sum(c.score for c in shown), sum(c.max_score for c in shown)
+        got, most = sum(c.score for c in shown if c.counted), sum(c.max_score for c in shown if c.counted)
         lines.append(f"\n{a.name}: {got:g}/{most:g} (公开检查 / visible checks)")
         if a.error:
             lines.append(f"  ! {a.error}")
         for c in shown:
-            mark = {"passed": "✓", "failed": "✗", "skipped": "–"}[c.status]
+            mark = {"passed": "✓", "failed": "✗", "skipped": "–", "error": "!"}[c.status]
             lines.append(f"  {mark} {c.score:g}/{c.max_score:g}  {c.zh} / {c.en}")
             if c.status != "passed":
                 lines += ["      " + line for line in c.output.strip().splitlines()[:6]]
@@ -144,16 +146,24 @@ def cmd_validate(args) -> int:
     from grader.profiles import REPO
     from grader.runner import grade_submission
 
+    from grader import assignments as registry
+
     assignments = _assignments(args)
     if assignments is None:
         return 2
-    _ensure_fixtures()
+    _ensure_fixtures(assignments)
     problems = [f"stub drift / 学生模板与参考答案不一致: {p}" for p in stubs.drift()]
+    for name in assignments:   # what the declaration says a submission holds, the reference and stub hold
+        for base in ("reference", "assignments"):
+            problems += [f"{base}/{name}/{f} is missing but grader/checks/{name}/assignment.py lists it in files"
+                         for f in registry.get(name).files if not (REPO / base / name / f).is_file()]
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as scratch:
         for label, folder, want in (("reference", REPO / "reference", "full"), ("stub", REPO / "assignments", "zero")):
             result = grade_submission(folder, Path(scratch) / label, args.profile, assignments)
             for a in result.assignments:
-                ok = a.score == a.max_score > 0 if want == "full" else a.score == 0
+                # a max of 0 means nothing was graded: never "ok"
+                ok = (a.score == a.max_score > 0 if want == "full" else a.score == 0 < a.max_score) \
+                    and not a.needs_regrading
                 print(f"{'ok ' if ok else 'BAD'} {a.name:<14} {label:<9} {a.score:g}/{a.max_score:g}"
                       f" (want {want} / 应为{'满分' if want == 'full' else '零分'})")
                 if not ok:
@@ -191,18 +201,30 @@ def cmd_stubs(args) -> int:
 
 
 def cmd_fixtures(args) -> int:
-    from fixtures.build import build_all
-    from grader.profiles import fixtures_dir
-
-    build_all(Path(args.dest) if args.dest else fixtures_dir())
+    assignments = _assignments(args)
+    if assignments is None:
+        return 2
+    _ensure_fixtures(assignments, Path(args.dest) if args.dest else None)
     return 0
 
 
-def _ensure_fixtures() -> None:
-    from fixtures.build import build_all
-    from grader.profiles import fixtures_dir
+def _ensure_fixtures(assignments: tuple[str, ...], dest: Path | None = None) -> None:
+    """Build (or find up to date: a stamp check) the fixtures the assignments declare."""
+    import fixtures
+    from grader import assignments as registry
 
-    build_all(fixtures_dir())  # idempotent: a stamp check when already built
+    fixtures.build(registry.needs("fixtures", assignments), dest)
+
+
+def cmd_needs(args) -> int:
+    """What the assignments need installed, one per line: `pip install $(grader needs pip)`."""
+    from grader import assignments as registry
+
+    assignments = _assignments(args)
+    if assignments is None:
+        return 2
+    print("\n".join(registry.needs(args.kind, assignments)))
+    return 0
 
 
 def main(argv=None) -> int:
@@ -240,9 +262,14 @@ def main(argv=None) -> int:
     stubs = sub.add_parser("stubs", help="generate assignments/ from reference/")
     stubs.add_argument("--check", action="store_true", help="only check that assignments/ is up to date")
     stubs.set_defaults(func=cmd_stubs)
-    fx = sub.add_parser("fixtures", help="build the stand-in models and tokenizers")
+    fx = sub.add_parser("fixtures", help="build the stand-in models and tokenizers the assignments need")
     fx.add_argument("--dest")
+    fx.add_argument("--assignment", action="append", help="only what this assignment needs (repeatable)")
     fx.set_defaults(func=cmd_fixtures)
+    nd = sub.add_parser("needs", help="the pip requirements or apt packages the assignments declare")
+    nd.add_argument("kind", choices=("pip", "apt"))
+    nd.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    nd.set_defaults(func=cmd_needs)
     args = parser.parse_args(argv)
     if args.command == "gradescope-bundle":
         args.assignment = [args.assignment_name]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from grader import ASSIGNMENTS
+from grader import assignments as registry
 from grader.plugin import VISIBILITIES
 
 ASSIGNMENT_KEYS = {"points", "due", "late_penalty_per_day", "max_late_days", "visibility"}
@@ -65,8 +65,8 @@ def load_policy(path: Path | None) -> CoursePolicy:
     policies = {}
     for name, entry in data.get("assignments", {}).items():
         where = f"{path} [assignments.{name}]"
-        if name not in ASSIGNMENTS:
-            raise CourseError(f"{where}: unknown assignment; choose from {', '.join(ASSIGNMENTS)} / 未知作业")
+        if name not in registry.names():
+            raise CourseError(f"{where}: unknown assignment; choose from {', '.join(registry.names())} / 未知作业")
         unknown = set(entry) - ASSIGNMENT_KEYS
         if unknown:
             raise CourseError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(ASSIGNMENT_KEYS)}")
@@ -107,7 +107,7 @@ def apply_policy(result, policy: CoursePolicy, submitted_at: datetime | None) ->
         rule = policy.for_assignment(assignment.name)
         for check in assignment.checks:
             check.visibility = rule.visibility.get(check.name, check.visibility)
-        raw_max = sum(c.max_score for c in assignment.checks)
+        raw_max = assignment.max_score
         if rule.points is not None and raw_max:
             factor = rule.points / raw_max
             for check in assignment.checks:
@@ -117,4 +117,4 @@ def apply_policy(result, policy: CoursePolicy, submitted_at: datetime | None) ->
             late_out = rule.max_late_days is not None and days > rule.max_late_days
             fraction = 1.0 if late_out else min(1.0, days * rule.late_penalty_per_day)
             assignment.late_days = days
-            assignment.penalty = round(fraction * sum(c.score for c in assignment.checks), 4)
+            assignment.penalty = round(fraction * sum(c.score for c in assignment.checks if c.counted), 4)

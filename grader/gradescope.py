@@ -7,19 +7,22 @@ AUTOGRADER_ROOT and GRADER_PYTHON override those paths (the tests run the bundle
 """
 from __future__ import annotations
 
+import shlex
 import zipfile
 from pathlib import Path
 
+from grader import assignments as registry
 from grader.profiles import REPO
 
 # What the grader needs at grading time; never reference/ (no solutions on the grading image).
 SOURCE = ("grader", "fixtures", "templates", "pyproject.toml", "README.md")
 
+# {apt}, {pip} and {assignment} come from the assignment's declaration (grader/assignments.py)
 SETUP_SH = """#!/usr/bin/env bash
 # Runs once on Gradescope's image (Ubuntu, as root): the sandbox, Python, the grader, its fixtures.
 set -euxo pipefail
 apt-get update
-apt-get install -y --no-install-recommends bubblewrap python3-venv python3-pip python3-dev util-linux g++
+apt-get install -y --no-install-recommends bubblewrap python3-venv python3-pip python3-dev util-linux {apt}
 python3 -m venv /autograder/venv
 # the CPU build of torch first, so pip never pulls the CUDA wheels
 /autograder/venv/bin/pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.13,<2.14"
@@ -27,8 +30,8 @@ python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install setuptools wheel
 /autograder/venv/bin/pip install --no-build-isolation deepspeed==0.19.8
 # editable: grader, its checks, probes and templates all resolve to /autograder/source
-/autograder/venv/bin/pip install -e /autograder/source
-cd /autograder/source && /autograder/venv/bin/python -m grader.cli fixtures
+/autograder/venv/bin/pip install -e /autograder/source {pip}
+cd /autograder/source && /autograder/venv/bin/python -m grader.cli fixtures --assignment {assignment}
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -58,7 +61,10 @@ def build_bundle(assignment: str, output: Path, course: Path | None = None) -> P
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        _add_script(zf, "setup.sh", SETUP_SH)
+        declared = registry.get(assignment)
+        _add_script(zf, "setup.sh", SETUP_SH.format(
+            assignment=assignment, apt=" ".join(declared.apt),
+            pip=" ".join(shlex.quote(requirement) for requirement in declared.pip)))
         _add_script(zf, "run_autograder", RUN_AUTOGRADER.format(assignment=assignment))
         for name in SOURCE:
             path = REPO / name

@@ -3,14 +3,21 @@
 Usable with plain pytest (`pytest -p grader.plugin grader/checks/qwen2_lora --submission DIR`);
 the grader runs it that way in a child process and reads the JSON it writes (--grader-results).
 
-A check reads as a sentence (check50's habit):
+A check reads as a sentence (check50's habit). Chinese comes first, then English, everywhere:
 
-    @check(points=10, en="process_func masks the prompt with -100", zh="process_func 用 -100 遮住提示词",
-           hint_en="...", hint_zh="...", depends=("test_x",))
+    @check(10, zh="process_func 用 -100 遮住提示词", en="process_func masks the prompt with -100",
+           hint_zh="...", hint_en="...", depends=(test_records,))
     def test_label_mask(...):
-        require(cond, zh="……", en="...")
+        require(cond, "……", "...", expected=[-100, -100], actual=labels[:2], hint_zh="...", hint_en="...")
 
-A check whose dependency did not pass is skipped with that reason, not failed again.
+- `depends` names the check functions themselves: a typo fails when the checks load, and the
+  checks run in an order that puts each after what it depends on, whatever their order in the file.
+  A check whose dependency did not pass is skipped with that reason, not failed again.
+- A failure carries its Chinese and English text separately, the expected and actual values and a
+  hint of its own, all the way to results.json (a test's extra_data) and report.html.
+- Any other exception in a check is the grader's own fault, never the student's: the check is
+  reported as an internal grader error (status "error"), counts neither for nor against the score,
+  and the assignment says it must be regraded.
 """
 from __future__ import annotations
 
@@ -20,42 +27,96 @@ from pathlib import Path
 import pytest
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+OUTCOMES = pytest.StashKey[dict]()   # check name -> its outcome (the JSON written at the end)
+ROOTS = pytest.StashKey[dict]()      # a check skipped for a dependency -> the title of the check that failed
+RUNNING = pytest.StashKey[str]()     # the bilingual title of the check running now (a root failure names it)
+SESSION: dict = {}                   # the config of the session running, for running_check() and stash()
+_UNSET = object()
 
 
 class CheckFailed(AssertionError):
-    """A failed check with a message meant for the student (bilingual)."""
+    """A failed check, for the student: Chinese and English apart, and what was expected and found."""
+
+    def __init__(self, zh: str, en: str, *, expected=_UNSET, actual=_UNSET, hint_zh: str = "", hint_en: str = ""):
+        self.zh, self.en, self.hint_zh, self.hint_en = zh, en, hint_zh, hint_en
+        self.expected = None if expected is _UNSET else _shown(expected)
+        self.actual = None if actual is _UNSET else _shown(actual)
+        super().__init__(self.text())
+
+    def text(self) -> str:
+        lines = [self.zh, self.en]
+        if self.expected is not None:
+            lines.append(f"应为 / expected: {self.expected}")
+        if self.actual is not None:
+            lines.append(f"实际 / actual: {self.actual}")
+        return "\n".join(lines)
+
+    def details(self) -> dict:
+        return {"zh": self.zh, "en": self.en, "expected": self.expected, "actual": self.actual,
+                "hint_zh": self.hint_zh, "hint_en": self.hint_en}
 
 
-def require(condition, zh: str, en: str) -> None:
+def _shown(value) -> str:
+    return (value if isinstance(value, str) else repr(value))[:1500]
+
+
+def require(condition, zh: str, en: str, **details) -> None:
     if not condition:
-        raise CheckFailed(f"{zh}\n{en}")
+        raise CheckFailed(zh, en, **details)
 
 
-def fail(zh: str, en: str):
-    raise CheckFailed(f"{zh}\n{en}")
+def fail(zh: str, en: str, **details):
+    raise CheckFailed(zh, en, **details)
 
 
-def check(points: float, en: str, zh: str, hint_en: str = "", hint_zh: str = "",
-          depends: tuple[str, ...] = (), visibility: str = "visible"):
+def skip(zh: str, en: str):
+    pytest.skip(f"{zh}\n{en}")
+
+
+def check(points: float, zh: str, en: str, hint_zh: str = "", hint_en: str = "",
+          depends: tuple = (), visibility: str = "visible"):
     assert visibility in VISIBILITIES, visibility
+    names = []
+    for dep in depends:
+        marker = getattr(dep, "pytestmark", None)
+        if not callable(dep) or not any(m.name == "grader_check" for m in marker or ()):
+            raise TypeError(f"depends takes the check functions themselves, decorated with @check; got {dep!r}")
+        names.append(dep.__name__)
 
     def mark(fn):
-        return pytest.mark.grader_check(points=points, en=en, zh=zh, hint_en=hint_en, hint_zh=hint_zh,
-                                        depends=tuple(depends), visibility=visibility)(fn)
+        return pytest.mark.grader_check(points=points, zh=zh, en=en, hint_zh=hint_zh, hint_en=hint_en,
+                                        depends=tuple(names), visibility=visibility)(fn)
     return mark
+
+
+def running_check() -> str:
+    config = SESSION.get("config")
+    return config.stash.get(RUNNING, "") if config else ""
+
+
+def stash(key: pytest.StashKey, default):
+    """This session's value under ``key`` (set to ``default`` the first time); outside a session, ``default``."""
+    config = SESSION.get("config")
+    return config.stash.setdefault(key, default) if config else default
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("grader")
     group.addoption("--submission", help="the student's assignment folder (it may be missing)")
     group.addoption("--profile", default="cpu", help="grading profile (cpu)")
+    group.addoption("--assignment", help="the assignment graded (default: the checks folder's name)")
     group.addoption("--grader-results", help="write the check outcomes as JSON here")
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "grader_check(points, en, zh, ...): a graded check")
-    config._grader_outcomes = {}
-    config._grader_roots = {}   # a check skipped for a dependency -> the title of the check that failed
+    config.addinivalue_line("markers", "grader_check(points, zh, en, ...): a graded check")
+    config.stash[OUTCOMES], config.stash[ROOTS] = {}, {}
+    SESSION["config"] = config
+
+
+def pytest_unconfigure(config):
+    if SESSION.get("config") is config:
+        SESSION.clear()
 
 
 def _meta(item):
@@ -63,23 +124,35 @@ def _meta(item):
     return marker.kwargs if marker else None
 
 
-RUNNING: dict = {}   # the check running now: its bilingual title (a root failure names it)
+def pytest_collection_modifyitems(session, config, items):
+    """Each check after the checks it depends on; otherwise the order of the file."""
+    by_name = {item.originalname or item.name: item for item in items}
+    ordered, state = [], {}
 
+    def visit(item, chain):
+        name = item.originalname or item.name
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            raise pytest.UsageError(f"checks depend on each other in a cycle: {' -> '.join(chain + [name])}")
+        state[name] = "visiting"
+        for dep in (_meta(item) or {}).get("depends", ()):
+            if dep in by_name:
+                visit(by_name[dep], chain + [name])
+        state[name] = "done"
+        ordered.append(item)
 
-def running_check() -> str:
-    return RUNNING.get("title", "")
-
-
-def skip(zh: str, en: str):
-    pytest.skip(f"{zh}\n{en}")
+    for item in items:
+        visit(item, [])
+    items[:] = ordered
 
 
 def pytest_runtest_setup(item):
     meta = _meta(item)
-    RUNNING["title"] = f"{meta['zh']} / {meta['en']}" if meta else item.name
+    item.config.stash[RUNNING] = f"{meta['zh']} / {meta['en']}" if meta else item.name
     if not meta:
         return
-    outcomes, roots = item.config._grader_outcomes, item.config._grader_roots
+    outcomes, roots = item.config.stash[OUTCOMES], item.config.stash[ROOTS]
     for dep in meta["depends"]:
         state = outcomes.get(dep, {}).get("status")
         if state != "passed":
@@ -99,19 +172,30 @@ def pytest_runtest_makereport(item, call):
     meta = _meta(item)
     if not meta:
         return report
-    outcomes = item.config._grader_outcomes
+    outcomes = item.config.stash[OUTCOMES]
     name = item.originalname or item.name
     entry = outcomes.setdefault(name, {
-        "name": name, "en": meta["en"], "zh": meta["zh"], "zh_en": f"{meta['zh']} / {meta['en']}",
-        "max_score": meta["points"], "visibility": meta["visibility"], "hint_en": meta["hint_en"],
-        "hint_zh": meta["hint_zh"], "status": "passed", "output": "", "score": meta["points"],
-        "duration_s": 0.0, "depends": list(meta["depends"]),
+        "name": name, "zh": meta["zh"], "en": meta["en"], "zh_en": f"{meta['zh']} / {meta['en']}",
+        "max_score": meta["points"], "visibility": meta["visibility"], "hint_zh": meta["hint_zh"],
+        "hint_en": meta["hint_en"], "status": "passed", "output": "", "score": meta["points"],
+        "duration_s": 0.0, "depends": list(meta["depends"]), "failure": None,
     })
     entry["duration_s"] += report.duration
-    if report.skipped and entry["status"] == "passed":
+    if entry["status"] != "passed":
+        return report
+    if report.skipped:
         entry.update(status="skipped", score=0, output=_skip_reason(report))
-    elif report.failed and entry["status"] == "passed":
-        entry.update(status="failed", score=0, output=_failure_text(call.excinfo, report))
+    elif report.failed:
+        exc = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(exc, CheckFailed):
+            entry.update(status="failed", score=0, output=exc.text(), failure=exc.details())
+        elif isinstance(exc, AssertionError):   # a bare assert in a check: its message, for the student
+            entry.update(status="failed", score=0, output=str(exc).split("\nassert ")[0][:2000])
+        else:   # the judge's own fault (or a failed set-up): an internal error, never a lost point
+            what = f"{type(exc).__name__}: {str(exc)[:1500]}" if exc is not None else str(report.longrepr)[-1500:]
+            entry.update(status="error", score=0,
+                         output=f"评分器内部错误，不扣分；助教会重新评分。 / Internal grader error: no points "
+                                f"lost; the course staff will regrade.\n{what}")
     return report
 
 
@@ -122,24 +206,11 @@ def _skip_reason(report) -> str:
     return str(longrepr)
 
 
-def _failure_text(excinfo, report) -> str:
-    if excinfo is None:
-        return str(report.longrepr)[-2000:]
-    exc = excinfo.value
-    if isinstance(exc, CheckFailed):
-        return str(exc.args[0]) if exc.args else ""
-    if isinstance(exc, AssertionError):
-        return str(exc).split("\nassert ")[0][:2000]
-    # Anything else is the judge's own fault, not the student's: say so plainly.
-    return (f"评分器内部错误，请联系助教。 / Internal grader error, please tell the course staff.\n"
-            f"{type(exc).__name__}: {str(exc)[:1500]}")
-
-
 def pytest_sessionfinish(session):
     path = session.config.getoption("--grader-results", default=None)
     if not path:
         return
-    outcomes = list(session.config._grader_outcomes.values())
+    outcomes = list(session.config.stash[OUTCOMES].values())
     from grader.checks.probe_run import adaptations
     tmp = Path(path).with_suffix(".tmp")
     # errors="replace": a stray surrogate from student text must never lose the whole grading

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from grader import ASSIGNMENTS
+from grader import assignments as registry
 from grader.results import SubmissionResult
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -67,7 +67,7 @@ def render_class(results: list[SubmissionResult], path: Path, errors: dict | Non
 
 def _assignments_of(results: list[SubmissionResult]) -> list[str]:
     graded = {a.name for r in results for a in r.assignments}
-    return [a for a in ASSIGNMENTS if a in graded]
+    return [a for a in registry.names() if a in graded]
 
 
 def write_grades_csv(results: list[SubmissionResult], path: Path) -> None:

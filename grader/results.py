@@ -13,13 +13,20 @@ class CheckResult:
     zh: str
     score: float
     max_score: float
-    status: str            # passed | failed | skipped
+    status: str            # passed | failed | skipped | error (the grader's own fault: not counted)
     output: str = ""
     hint_en: str = ""
     hint_zh: str = ""
     visibility: str = "visible"
     duration_s: float = 0.0
     depends: list[str] = field(default_factory=list)   # checks skipped-with-reason when these fail
+    # a failure's parts (grader.plugin.CheckFailed): zh, en, expected, actual, hint_zh, hint_en
+    failure: dict | None = None
+
+    @property
+    def counted(self) -> bool:
+        """An internal grader error counts neither for nor against the student."""
+        return self.status != "error"
 
 
 @dataclass
@@ -35,11 +42,15 @@ class AssignmentResult:
 
     @property
     def score(self) -> float:
-        return max(0.0, sum(c.score for c in self.checks) - self.penalty)
+        return max(0.0, sum(c.score for c in self.checks if c.counted) - self.penalty)
 
     @property
     def max_score(self) -> float:
-        return sum(c.max_score for c in self.checks)
+        return sum(c.max_score for c in self.checks if c.counted)
+
+    @property
+    def needs_regrading(self) -> bool:
+        return any(not c.counted for c in self.checks)
 
 
 @dataclass
@@ -79,18 +90,22 @@ class SubmissionResult:
         for a_index, assignment in enumerate(self.assignments, 1):
             for c_index, c in enumerate(assignment.checks, 1):
                 output = c.output
-                if c.status != "passed" and (c.hint_zh or c.hint_en):
-                    output += f"\n\n提示：{c.hint_zh}\nHint: {c.hint_en}"
-                tests.append({
+                hint_zh, hint_en = (c.failure or {}).get("hint_zh") or c.hint_zh, (c.failure or {}).get("hint_en") or c.hint_en
+                if c.status in ("failed", "skipped") and (hint_zh or hint_en):
+                    output += f"\n\n提示：{hint_zh}\nHint: {hint_en}"
+                test = {
                     "score": c.score,
-                    "max_score": c.max_score,
+                    "max_score": c.max_score if c.counted else 0,
                     "status": "passed" if c.status == "passed" else "failed",
                     "name": f"[{assignment.name}] {c.zh} / {c.en}",
                     "number": f"{a_index}.{c_index}",
                     "output": output.strip(),
                     "tags": [assignment.name, c.name],
                     "visibility": c.visibility,
-                })
+                }
+                if c.failure:   # the failure's parts, for tools that read more than the text
+                    test["extra_data"] = {"failure": c.failure}
+                tests.append(test)
             if assignment.penalty:   # a negative line, so the tests add up to the score
                 tests.append({"score": -assignment.penalty, "max_score": 0, "status": "failed",
                               "name": f"[{assignment.name}] 迟交扣分 / late penalty",

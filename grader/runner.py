@@ -15,7 +15,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from grader import ASSIGNMENTS, __version__
+from grader import __version__
+from grader import assignments as registry
 from grader.course import CoursePolicy, apply_policy, submission_time
 from grader.profiles import get_profile
 from grader.results import AssignmentResult, CheckResult, SubmissionResult, dump
@@ -27,13 +28,13 @@ CHECKS = Path(__file__).resolve().parent / "checks"
 def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, log_path: Path | None = None,
                      env: dict | None = None) -> AssignmentResult:
     """``env``: extra variables for this grading's children only (a GPU: CUDA_VISIBLE_DEVICES)."""
-    profile = get_profile(profile_name)
+    declared = registry.get(assignment)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="grader-pytest-") as tmp:
         results_path = Path(tmp) / "checks.json"
         argv = [sys.executable, "-m", "pytest", str(CHECKS / assignment), "-p", "grader.plugin",
                 "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS), "-p", "no:cacheprovider",
-                "--submission", str(assignment_dir), "--profile", profile_name,
+                "--submission", str(assignment_dir), "--profile", profile_name, "--assignment", assignment,
                 "--grader-results", str(results_path), "-q", "-rN", "--color=no"]
         # the child imports this very grader (a bundle's copy, say), not another one installed
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
@@ -44,8 +45,7 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
             # (grader.sandbox.disk_capped), and they vanish with it even if pytest is killed.
             argv = ["unshare", "--mount", "--propagation", "private", "--", *argv]
             env["GRADER_PRIVATE_MOUNTS"] = "1"
-        budget = (profile.inspect_timeout_s + profile.train_timeout_s + profile.chat_timeout_s
-                  + 2 * profile.deepspeed_timeout_s + 600)
+        budget = declared.budget_s()
         try:
             proc = subprocess.run(argv, cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                                   text=True, timeout=budget)
@@ -56,6 +56,9 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
             log_path.write_text(log if isinstance(log, str) else log.decode(errors="replace"))
         checks, adaptations = _read_checks(results_path, assignment)
     error = None
+    if any(c.status == "error" for c in checks):
+        error = ("评分器内部错误：部分检查未能评分，不扣分，助教会重新评分。 / Internal grader error: some checks "
+                 "could not be graded; they cost no points and the course staff will regrade.")
     if not checks or code not in (0, 1):
         error = (f"评分器内部错误（pytest 退出码 {code}），请联系助教。 / Internal grader error (pytest "
                  f"exit {code}); tell the course staff.")
@@ -76,7 +79,7 @@ def _read_checks(path: Path, assignment: str) -> tuple[list[CheckResult], list[s
 
 
 def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
-                     assignments: tuple[str, ...] = ASSIGNMENTS, policy: CoursePolicy | None = None,
+                     assignments: tuple[str, ...] | None = None, policy: CoursePolicy | None = None,
                      metadata: Path | None = None, cache_key: str = "", env: dict | None = None) -> SubmissionResult:
     """Grade every assignment of one student's folder; write results.json and report.html.
 
@@ -88,18 +91,19 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
     policy = policy or CoursePolicy()
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
+    assignments = assignments or registry.names()
     results = []
     for assignment in assignments:
         results.append(grade_assignment(submission / assignment, assignment, profile_name,
                                         log_path=out_dir / f"{assignment}.log", env=env))
     profile = get_profile(profile_name)
+    declared = [registry.get(a) for a in assignments]
+    notes = [f"{a.name}: {a.grading_for(profile.name).note_en}" for a in declared if a.grading_for(profile.name).note_en]
     result = SubmissionResult(
         student=submission.name, assignments=results, profile=profile.name,
-        profile_description=profile.description, sandbox=MODE_DESCRIPTIONS[detect_mode()],
-        limits=f"time: inspect {profile.inspect_timeout_s:.0f} s, train {profile.train_timeout_s:.0f} s, "
-               f"chat {profile.chat_timeout_s:.0f} s ({profile.chat_turn_timeout_s:.0f} s a turn), "
-               f"deepspeed {profile.deepspeed_timeout_s:.0f} s a launch; "
-               f"{Limits().describe(disk_is_capped=private_mounts_possible())}", grader_version=__version__,
+        profile_description="; ".join([profile.description, *notes]), sandbox=MODE_DESCRIPTIONS[detect_mode()],
+        limits="time: " + "; ".join(f"{a.name}: {a.describe_limits()}" for a in declared)
+               + f"; {Limits().describe(disk_is_capped=private_mounts_possible())}", grader_version=__version__,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         execution_time=time.monotonic() - started, cache_key=cache_key)
     apply_policy(result, policy, submission_time(submission, metadata))
@@ -110,5 +114,5 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
 
 
 def is_submission(path: Path) -> bool:
-    return any((path / a).is_dir() for a in ASSIGNMENTS)
+    return any((path / a).is_dir() for a in registry.names())
 

@@ -33,6 +33,15 @@ def _short_timeouts():
     mp.undo()
 
 
+def check_count(assignment: str) -> int:
+    """How many checks an assignment's folder declares (@check-decorated functions)."""
+    import ast
+    return sum(isinstance(d, ast.Call) and getattr(d.func, "id", None) == "check"
+               for path in (REPO / "grader" / "checks" / assignment).glob("test_*.py")
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.FunctionDef) for d in node.decorator_list)
+
+
 def make_submission(root: Path, base: str = "reference", patches=(), files=None, drop=(),
                     assignment: str = "qwen2_lora") -> Path:
     """A student folder root/<assignment> made from reference/ or assignments/ (the stub).

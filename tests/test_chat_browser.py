@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.profiles import REPO, fixtures_dir
+from fixtures import fixtures_dir
+from grader.profiles import REPO
 
 CHROMIUM = "/usr/bin/chromium"
 # The only reasons to skip: no browser, or no Playwright. Checked before any server starts.

@@ -7,7 +7,8 @@ import json
 import subprocess
 import sys
 
-from grader.profiles import PROFILES, fixtures_dir
+from fixtures import fixtures_dir
+from grader.checks.minicpm_deepspeed.assignment import SCHEDULER
 from grader.sandbox import PROBES_DIR
 
 HOOKS = PROBES_DIR / "hooks"
@@ -65,13 +66,13 @@ def test_a_gpu_profile_leaves_device_code_alone():
 
 
 def test_the_profile_pins_the_deepspeed_values_that_make_the_stand_in_learn():
-    profile = {"device": "cpu", "scheduler": PROFILES["cpu"].deepspeed_scheduler}
+    profile = {"device": "cpu", "scheduler": SCHEDULER}
     student = {"optimizer": {"type": "AdamW", "params": {"lr": 1e-4, "betas": [0.9, 0.999], "eps": 1e-8}},
                "scheduler": {"type": "WarmupLR", "params": {"warmup_min_lr": 0, "warmup_max_lr": 1e-4}},
                "zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": True}},
                "train_micro_batch_size_per_gpu": 4, "gradient_accumulation_steps": 4, "fp16": {"enabled": True}}
     pinned = ds_hook.pinned_config(student, profile)
-    assert pinned["scheduler"] == PROFILES["cpu"].deepspeed_scheduler
+    assert pinned["scheduler"] == SCHEDULER
     assert pinned["optimizer"] == {"type": "AdamW", "params": {"lr": "auto", "betas": "auto", "eps": "auto"}}
     assert pinned["train_micro_batch_size_per_gpu"] == pinned["gradient_accumulation_steps"] == "auto"
     assert pinned["fp16"] == {"enabled": "auto"}

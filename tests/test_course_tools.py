@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 import pytest
 
 from grader.course import CourseError, apply_policy, load_policy, submission_time
-from grader.profiles import REPO, fixtures_dir
+from fixtures import fixtures_dir
+from grader.profiles import REPO
 from tests.test_results_format import sample, validate_gradescope
 
 POLICY = """

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from grader.assignments import names
 from tests.conftest import DEEPSPEED, grade, make_submission
 
 HONEST = Path(__file__).resolve().parent / "honest"
 KEYS = {"writes", "assignment", "base", "score", "failed", "why", "drop", "adapted", "patch"}
-ASSIGNMENTS = ("qwen2_chat", "qwen2_lora", "minicpm_deepspeed")
 # adaptation key -> text of the sentence course_env.py / hooks/sitecustomize.py write for it
 ADAPTED = {"cuda": "'cuda' devices", "device_map": "device_map=", "dtype": "half-precision",
            "mixed_precision": "trains in float32",
@@ -38,7 +38,7 @@ def test_honest_entry(name, tmp_path):
     folder = HONEST / name
     entry = tomllib.loads((folder / "entry.toml").read_text(encoding="utf-8"))
     assert set(entry) <= KEYS, f"unknown keys {set(entry) - KEYS}"
-    assert entry["base"] in ("stub", "reference") and entry["assignment"] in ASSIGNMENTS
+    assert entry["base"] in ("stub", "reference") and entry["assignment"] in names()
     assert entry["writes"].strip() and "\n" not in entry["writes"]
     assert entry["score"] == 100 or entry.get("failed"), "less than full marks names the checks that fail"
     assert not entry.get("failed") or entry.get("why", "").strip(), "a deduction needs its `why`"

@@ -12,13 +12,15 @@ import pytest
 from grader import stubs
 from grader.profiles import REPO
 from grader.sandbox import PROBES_DIR
+from grader.assignments import discover
 from tests.conftest import grade, make_submission
 
 sys.path.insert(0, str(PROBES_DIR))   # the probes import each other by their bare names, as in the sandbox
 import _probe_common  # noqa: E402
 import notebooks  # noqa: E402
 
-STUB_FILES = [(assignment, filename) for assignment, files in notebooks.EXPECTED.items() for filename in files]
+NOTEBOOKS = {a.name: a.notebooks for a in discover().values()}
+STUB_FILES = [(assignment, filename) for assignment, files in NOTEBOOKS.items() for filename in files]
 
 
 @pytest.fixture
@@ -109,7 +111,7 @@ def test_magics_are_commented_and_top_level_cells_do_not_run(tmp_path, rec):
         "def f():\n    return MAX_LENGTH",
         "files = !ls\nraise SystemExit('top-level code ran')",
         markdown="# 训练 / training"), encoding="utf-8")
-    notebooks.use_notebooks(rec, "qwen2_lora", tmp_path)
+    notebooks.use_notebooks(rec, NOTEBOOKS["qwen2_lora"], tmp_path)
     text = converted(tmp_path)
     for magic in ("# %pip install peft==0.11.1", "# !pip install modelscope", "# %%capture", "# files = !ls"):
         assert magic in text, magic
@@ -122,7 +124,7 @@ def test_magics_are_commented_and_top_level_cells_do_not_run(tmp_path, rec):
 def test_a_script_is_converted_whole(tmp_path, rec):
     notebook = notebook_of("!pip install streamlit\nimport os", "greeting = 'hi'\nprint(greeting)")
     (tmp_path / "chatBot.ipynb").write_text(notebook, encoding="utf-8")
-    notebooks.use_notebooks(rec, "qwen2_chat", tmp_path)
+    notebooks.use_notebooks(rec, NOTEBOOKS["qwen2_chat"], tmp_path)
     text = converted(tmp_path, "chatBot.py")
     assert "# !pip install streamlit" in text and "\ngreeting = 'hi'\nprint(greeting)\n" in text
 
@@ -137,7 +139,7 @@ def test_stub_notebook_converts_back_to_the_stub(assignment, filename, tmp_path)
     nb = notebooks.read_notebook(notebook)   # valid nbformat
     assert [c.id for c in nb.cells] == [f"cell-{i}" for i in range(len(nb.cells))]
     assert nb.cells[-1].source.startswith(('if __name__ == "__main__":', "# 如果 session_state"))
-    back = notebooks.convert(nb, notebook.name, notebooks.EXPECTED[assignment][filename])
+    back = notebooks.convert(nb, notebook.name, NOTEBOOKS[assignment][filename])
 
     def code(source):   # the module's statements, its docstring aside (that one is the markdown cell)
         body = ast.parse(source).body
@@ -195,7 +197,7 @@ def test_which_file_is_graded(py, notebook, graded, tmp_path, rec):
     if py is not None:
         (tmp_path / "train.py").write_text(py, encoding="utf-8")
     (tmp_path / "train.ipynb").write_text(notebook, encoding="utf-8")
-    used = notebooks.use_notebooks(rec, "qwen2_lora", tmp_path)
+    used = notebooks.use_notebooks(rec, NOTEBOOKS["qwen2_lora"], tmp_path)
     assert used["train.py"]["graded"] == graded and rec.steps["notebooks"]["value"] == used
     assert not rec.unusable
     text = converted(tmp_path)
@@ -208,7 +210,7 @@ def test_which_file_is_graded(py, notebook, graded, tmp_path, rec):
 
 def test_no_notebook_changes_nothing(tmp_path, rec):
     (tmp_path / "train.py").write_text(STUB_PY, encoding="utf-8")
-    assert notebooks.use_notebooks(rec, "qwen2_lora", tmp_path) == {} and "notebooks" not in rec.steps
+    assert notebooks.use_notebooks(rec, NOTEBOOKS["qwen2_lora"], tmp_path) == {} and "notebooks" not in rec.steps
     assert converted(tmp_path) == STUB_PY
 
 
@@ -224,7 +226,7 @@ def test_no_notebook_changes_nothing(tmp_path, rec):
 def test_a_broken_notebook_is_a_bilingual_error_naming_it(content, says, tmp_path, rec, monkeypatch):
     (tmp_path / "train.py").write_text(STUB_PY, encoding="utf-8")   # the stub beside it: the notebook was the work
     (tmp_path / "train.ipynb").write_bytes(content)
-    notebooks.use_notebooks(rec, "qwen2_lora", tmp_path)
+    notebooks.use_notebooks(rec, NOTEBOOKS["qwen2_lora"], tmp_path)
     error = rec.unusable["train.py"]
     assert says in error and error.count("train.ipynb") >= 2 and " / " in error   # Chinese / English
     assert "Jupyter" in error and ("submit train.py instead" in error or "fix it" in error)

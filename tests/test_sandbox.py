@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.profiles import REPO, fixtures_dir
+from fixtures import fixtures_dir
+from grader.profiles import REPO
 from grader.sandbox import Limits, Cgroups, Sandbox, detect_mode
 
 needs_bwrap = pytest.mark.skipif(detect_mode() == "process", reason="bubblewrap is not installed")

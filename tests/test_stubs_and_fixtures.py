@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from grader import stubs
-from grader.profiles import fixtures_dir
+import fixtures
+from fixtures import fixtures_dir
 
 
 def test_assignments_match_the_reference():
@@ -26,7 +27,7 @@ def test_unbalanced_markers_are_an_error():
 
 def test_real_qwen2_tokenizer_ids():
     from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(fixtures_dir() / "tokenizers" / "qwen2-real")
+    tok = AutoTokenizer.from_pretrained(fixtures.path("qwen2-real-tokenizer"))
     assert tok("Hello, world!", add_special_tokens=False)["input_ids"] == [9707, 11, 1879, 0]
     assert tok.convert_tokens_to_ids(["<|endoftext|>", "<|im_start|>", "<|im_end|>"]) == [151643, 151644, 151645]
     assert tok.pad_token_id == 151643 and tok.eos_token_id == 151645
@@ -51,8 +52,7 @@ def test_minicpm_standin_is_llama_plus_minicpms_three_scalings():
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from fixtures import minicpm_model_dir
-    path = minicpm_model_dir(fixtures_dir())
+    path = fixtures.path("minicpm-2b-standin")
     tok = AutoTokenizer.from_pretrained(path, use_fast=False, trust_remote_code=True)
     ids = tok("<用户>你是谁？<AI>家父是大理寺少卿甄远道。", add_special_tokens=False)["input_ids"]
     assert len(ids) > 8 and tok.decode(ids) == "<用户>你是谁？<AI>家父是大理寺少卿甄远道。"   # plain text

@@ -5,13 +5,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.plugin import fail, running_check, skip
+import pytest
+
+from grader.assignments import Assignment
+from grader.plugin import fail, running_check, skip, stash
 from grader.sandbox import Limits, Sandbox, SandboxResult
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 # what hooks/course_env.py may say it adapted (anything else a run claims is not shown)
 ADAPTATION_KEYS = ("cuda", "device_map", "dtype", "mixed_precision", "model_cache", "ds_scheduler", "pin_memory")
-RUNS: list["ProbeRun"] = []   # every run of this grading session, for the report's adaptations
+RUNS = pytest.StashKey[list]()   # every run of this grading session, for the report's adaptations
 
 
 @dataclass
@@ -57,14 +60,16 @@ class ProbeRun:
         return self.result.output[-1500:] or "(没有输出 / no output)"
 
 
-def run_probe(sandbox: Sandbox, probe: str, mode: str, assignment_dir: Path, work: Path,
+def run_probe(sandbox: Sandbox, assignment: Assignment, mode: str, assignment_dir: Path, work: Path,
               given: dict, limits: Limits) -> ProbeRun:
-    """Write the judge's inputs, run the probe over a copy of the folder, parse its JSON claim."""
+    """Write the judge's inputs, run the assignment's probe over a copy of the folder, parse its JSON
+    claim. The probe also gets the declaration's `notebooks` (which files a notebook may stand in for)."""
     if not assignment_dir.is_dir():
         return ProbeRun(result=None, steps={}, missing_folder=assignment_dir.name)
-    result = sandbox.run_probe(probe, [mode], assignment_dir, work, limits=limits, inputs=given)
+    result = sandbox.run_probe(assignment.probe, [mode], assignment_dir, work, limits=limits,
+                               inputs={**given, "notebooks": assignment.notebooks})
     run = ProbeRun(result=result, steps=_read_steps(result.out_dir / "result.json"))
-    RUNS.append(run)
+    stash(RUNS, []).append(run)
     return run
 
 
@@ -72,7 +77,7 @@ def adaptations() -> list[str]:
     """What the course's-machine hook adapted in this session's runs (the probe's own process and
     every DeepSpeed rank), one sentence each, for the report. A claim, shown as text only."""
     found: dict[str, str] = {}
-    for run in RUNS:
+    for run in stash(RUNS, []):
         sources = [(run.steps.get("adaptations") or {}).get("value")]
         ranks = (run.steps.get("ranks") or {}).get("value")
         if isinstance(ranks, dict):

@@ -134,7 +134,7 @@ def main():
     rec = Recorder()
     rec.note("started", mode)
     given = read_input()
-    use_notebooks(rec, "minicpm_deepspeed")   # train.ipynb -> train.py where it is graded (train.sh runs it too)
+    use_notebooks(rec, given["notebooks"])   # train.ipynb -> train.py where it is graded (train.sh runs it too)
     if mode == "inspect":
         adapt_to_course(rec)
         inspect(rec, given)

@@ -1,7 +1,7 @@
 """Notebooks instead of .py files, inside the sandbox: called at the start of each probe, before any
 student file is looked at.
 
-For each Python file the assignment expects, X.ipynb stands in for X.py when it is the one the
+For each Python file the assignment declares (its `notebooks`), X.ipynb stands in for X.py when it is the one the
 student filled (`pick_notebook`): jupytext converts it to the py:percent format (IPython magics such
 as `%pip` and `!pip` commented out) and the result is written as X.py in the sandbox's copy, so the
 probes, Streamlit and the `deepspeed` launcher find it where they find a .py. A module file (one
@@ -21,11 +21,6 @@ from pathlib import Path
 from _probe_common import SUBMISSION, Recorder
 
 MODULE, SCRIPT = "module", "script"
-EXPECTED = {  # what each assignment's probes look for, and how that file is used
-    "qwen2_chat": {"chatBot.py": SCRIPT},   # Streamlit runs the whole script
-    "qwen2_lora": {"train.py": MODULE, "infer.py": MODULE},
-    "minicpm_deepspeed": {"train.py": MODULE},   # imported by the probe, run by train.sh as a script
-}
 # the lines grader/stubs.py puts where a solution goes (tests/test_notebooks.py keeps them in step)
 PLACEHOLDER_RAISE = 'raise NotImplementedError("请完成'
 PLACEHOLDER_TODO = "# TODO(学生 / student)"
@@ -46,14 +41,15 @@ class NotebookError(Exception):
     """A notebook that cannot stand in for its .py; the message is for the student."""
 
 
-def use_notebooks(rec: Recorder, assignment: str, folder: Path | None = None) -> dict:
+def use_notebooks(rec: Recorder, expected: dict[str, str], folder: Path | None = None) -> dict:
     """Write X.py from X.ipynb in the sandbox's copy wherever the notebook is the one to grade.
+    ``expected``: {X.py: "module" or "script"}, the assignment's declaration (input.json "notebooks").
 
     Records in the note "notebooks" which file is graded for each expected file that has a
     notebook beside it (nothing when there is none), and why."""
     folder = SUBMISSION if folder is None else folder
     used = {}
-    for filename, kind in EXPECTED[assignment].items():
+    for filename, kind in expected.items():
         choice = _materialise(folder, filename, kind, rec)
         if choice is not None:
             used[filename] = choice

@@ -78,7 +78,7 @@ def main():
     given = read_input()
     rec = Recorder()
     rec.note("started", True)
-    use_notebooks(rec, "qwen2_chat")   # chatBot.ipynb -> chatBot.py where it is graded
+    use_notebooks(rec, given["notebooks"])   # chatBot.ipynb -> chatBot.py where it is graded
     path = check_source("chatBot.py", rec, "source")
     if path is None:
         return

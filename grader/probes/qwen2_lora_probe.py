@@ -23,7 +23,7 @@ def inspect(rec: Recorder, given: dict) -> None:
     rec.note("constants", {"SYSTEM_PROMPT": getattr(mod, "SYSTEM_PROMPT", None),
                            "MAX_LENGTH": getattr(mod, "MAX_LENGTH", None)})
     rec.step("records", lambda: _records(mod.build_records()))
-    tokenizer = transformers.AutoTokenizer.from_pretrained(os.environ["GRADER_REAL_TOKENIZER"])
+    tokenizer = transformers.AutoTokenizer.from_pretrained(given["real_tokenizer"])
     rec.step("process_func", lambda: [encoding_as_data(mod.process_func(dict(r), tokenizer))
                                       for r in given["fresh_records"]])
     rec.step("lora_config", lambda: mod.build_lora_config().to_dict())
@@ -113,9 +113,10 @@ def main():
     mode = sys.argv[1]
     rec = Recorder()
     rec.note("started", mode)
-    use_notebooks(rec, "qwen2_lora")   # train.ipynb / infer.ipynb -> .py where they are graded
+    given = read_input()
+    use_notebooks(rec, given["notebooks"])   # train.ipynb / infer.ipynb -> .py where they are graded
     adapt_to_course(rec)
-    {"inspect": inspect, "train": train}[mode](rec, read_input())
+    {"inspect": inspect, "train": train}[mode](rec, given)
     rec.note("finished", True)
 
 

@@ -8,12 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import fixtures
 from grader.checks import fresh_text
 from grader.checks.minicpm_deepspeed import fresh
 from grader.checks.probe_run import ProbeRun, run_probe
 from grader.sandbox import Limits
 
-PROBE = "minicpm_deepspeed_probe.py"
+MINICPM_ID = "OpenBMB/MiniCPM-2B-sft-fp32"
 MARGIN_S = 30   # the probe's own time after train.sh is stopped: it still reports what happened
 
 
@@ -24,22 +25,22 @@ def fresh_records() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def _probe_runs(sandbox, assignment_dir, workdir, fresh_records, profile):
+def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, profile, limits, grading):
     """The three runs share the machine's cores: at once only where there are plenty (on 2 cores,
     three at once took 163 s against 55 s one after another: OpenMP and CPU Adam threads fight),
     and never without network namespaces (process mode), where two launchers would both want
     port 29500."""
-    common = {"model_path": str(profile.minicpm), "device": profile.device}
+    common = {"model_path": str(profile.model(MINICPM_ID)), "device": profile.device}
     jobs = {"inspect": ({**common, "fresh_records": fresh_records, "identity_record": fresh.identity_record()},
-                        profile.inspect_timeout_s)}
+                        limits["inspect"])}
     for mode in ("lora", "full"):
-        jobs[mode] = ({**common, "dataset": fresh.dataset(), "overrides": profile.deepspeed_overrides[mode],
-                       "scheduler": profile.deepspeed_scheduler,
-                       "torch_extensions": str(profile.torch_extensions), "timeout_s": profile.deepspeed_timeout_s},
-                      profile.deepspeed_timeout_s + MARGIN_S)
+        jobs[mode] = ({**common, "dataset": fresh.dataset(), "overrides": grading.overrides["modes"][mode],
+                       "scheduler": grading.overrides["scheduler"],
+                       "torch_extensions": str(fixtures.path("deepspeed-ops")), "timeout_s": limits["deepspeed"]},
+                      limits["deepspeed"] + MARGIN_S)
     workers = max(1, min(3, (os.cpu_count() or 1) // 4)) if sandbox.mode != "process" else 1
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
-        yield {mode: pool.submit(run_probe, sandbox, PROBE, mode, assignment_dir, workdir / mode, given,
+        yield {mode: pool.submit(run_probe, sandbox, assignment, mode, assignment_dir, workdir / mode, given,
                                  Limits(wall_s=wall))
                for mode, (given, wall) in jobs.items()}
 
@@ -62,7 +63,7 @@ def minicpm(profile):
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    tokenizer = AutoTokenizer.from_pretrained(profile.minicpm, use_fast=False, trust_remote_code=True)
-    base = AutoModelForCausalLM.from_pretrained(profile.minicpm, trust_remote_code=True, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(profile.model(MINICPM_ID), use_fast=False, trust_remote_code=True)
+    base = AutoModelForCausalLM.from_pretrained(profile.model(MINICPM_ID), trust_remote_code=True, dtype=torch.float32)
     base.eval()
     return tokenizer, lambda: copy.deepcopy(base)

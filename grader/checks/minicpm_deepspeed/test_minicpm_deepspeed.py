@@ -193,23 +193,25 @@ def _lora_model(launched, minicpm):
 
 # ---------------------------------------------------------------- process_func and the tokenizer
 
-@check(10, en="process_func builds the exact <用户>{instruction+input}<AI> prompt, then the response",
+@check(10,
        zh="process_func 生成完全正确的 <用户>{instruction+input}<AI> 提示词，后接回答",
-       hint_en="tokenizer(f\"<用户>{example['instruction'] + example['input']}<AI>\", add_special_tokens=False), "
-               "then the response tokenized the same way.",
+       en="process_func builds the exact <用户>{instruction+input}<AI> prompt, then the response",
        hint_zh="tokenizer(f\"<用户>{example['instruction'] + example['input']}<AI>\", add_special_tokens=False)，"
-               "回答同样分词。")
+               "回答同样分词。",
+       hint_en="tokenizer(f\"<用户>{example['instruction'] + example['input']}<AI>\", add_special_tokens=False), "
+               "then the response tokenized the same way.")
 def test_prompt_ids(inspected, minicpm, fresh_records):
     short, _ = _encodings(inspected, minicpm[0], fresh_records)
     require_exact_prompt(short, minicpm[0])
 
 
-@check(5, en="input_ids and labels end with pad = eos (</s>) after the response",
+@check(5,
        zh="input_ids 和 labels 在回答之后以 pad（= eos，</s>）结尾",
-       hint_en="build_tokenizer sets tokenizer.pad_token_id = tokenizer.eos_token_id; process_func appends "
-               "tokenizer.pad_token_id to input_ids and labels.",
+       en="input_ids and labels end with pad = eos (</s>) after the response",
        hint_zh="build_tokenizer 里设置 tokenizer.pad_token_id = tokenizer.eos_token_id；process_func 在 input_ids "
-               "和 labels 末尾加上 tokenizer.pad_token_id。")
+               "和 labels 末尾加上 tokenizer.pad_token_id。",
+       hint_en="build_tokenizer sets tokenizer.pad_token_id = tokenizer.eos_token_id; process_func appends "
+               "tokenizer.pad_token_id to input_ids and labels.")
 def test_end_token(inspected, minicpm, fresh_records):
     tokenizer = minicpm[0]
     short, _ = _encodings(inspected, tokenizer, fresh_records)
@@ -221,19 +223,21 @@ def test_end_token(inspected, minicpm, fresh_records):
                 f"Exactly one </s> (id {end}) must follow the response in input_ids and labels.")
 
 
-@check(10, en="labels are -100 over exactly the prompt, then the response ids",
+@check(10,
        zh="labels 恰好在提示词部分为 -100，之后是回答的 token",
-       hint_en="labels = [-100] * len(prompt ids) + response ids + [pad_token_id]: the loss only sees the answer.",
-       hint_zh="labels = [-100] * 提示词长度 + 回答 ids + [pad_token_id]：损失只计算回答部分。")
+       en="labels are -100 over exactly the prompt, then the response ids",
+       hint_zh="labels = [-100] * 提示词长度 + 回答 ids + [pad_token_id]：损失只计算回答部分。",
+       hint_en="labels = [-100] * len(prompt ids) + response ids + [pad_token_id]: the loss only sees the answer.")
 def test_label_mask(inspected, minicpm, fresh_records):
     short, _ = _encodings(inspected, minicpm[0], fresh_records)
     require_label_mask(short)
 
 
-@check(5, en="attention_mask is all ones, the lists are equally long, and a long record is cut to MAX_LENGTH",
+@check(5,
        zh="attention_mask 全为 1，三个列表一样长，超长记录截断到 MAX_LENGTH",
-       hint_en="The end token is attended to as well (a 1 for it); cut all three lists to MAX_LENGTH (512).",
-       hint_zh="结束符也要关注（为它补一个 1）；三个列表都截断到 MAX_LENGTH（512）。")
+       en="attention_mask is all ones, the lists are equally long, and a long record is cut to MAX_LENGTH",
+       hint_zh="结束符也要关注（为它补一个 1）；三个列表都截断到 MAX_LENGTH（512）。",
+       hint_en="The end token is attended to as well (a 1 for it); cut all three lists to MAX_LENGTH (512).")
 def test_attention_and_truncation(inspected, minicpm, fresh_records):
     tokenizer = minicpm[0]
     short, (record, long_enc, prompt, response, end) = _encodings(inspected, tokenizer, fresh_records)
@@ -263,12 +267,13 @@ def test_attention_and_truncation(inspected, minicpm, fresh_records):
             f"That record has {len(full)} tokens and must be cut to {max_length}; input_ids has {len(ids)}.")
 
 
-@check(10, en="Batched by DataCollatorForSeq2Seq, the records are padded on the right with pad = eos",
+@check(10,
        zh="用 DataCollatorForSeq2Seq 组成批次时，记录在右侧用 pad（= eos）填充",
-       hint_en="In build_tokenizer: tokenizer.padding_side = 'right' and tokenizer.pad_token_id = "
-               "tokenizer.eos_token_id (MiniCPM's tokenizer has no pad token of its own).",
+       en="Batched by DataCollatorForSeq2Seq, the records are padded on the right with pad = eos",
        hint_zh="在 build_tokenizer 里：tokenizer.padding_side = 'right'，tokenizer.pad_token_id = "
-               "tokenizer.eos_token_id（MiniCPM 的分词器本身没有 pad）。")
+               "tokenizer.eos_token_id（MiniCPM 的分词器本身没有 pad）。",
+       hint_en="In build_tokenizer: tokenizer.padding_side = 'right' and tokenizer.pad_token_id = "
+               "tokenizer.eos_token_id (MiniCPM's tokenizer has no pad token of its own).")
 def test_right_padding(inspected, minicpm, fresh_records):
     eos = minicpm[0].eos_token_id
     facts = inspected.value("tokenizer_facts")
@@ -290,10 +295,11 @@ def test_right_padding(inspected, minicpm, fresh_records):
 
 # ---------------------------------------------------------------- ds_config.json, built for real
 
-@check(10, en="ds_config.json runs ZeRO stage 2 with the optimizer offloaded to the CPU",
+@check(10,
        zh="ds_config.json 使用 ZeRO stage 2，并把优化器 offload 到 CPU",
-       hint_en='"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": false}, ...}',
-       hint_zh='"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": false}, ...}')
+       en="ds_config.json runs ZeRO stage 2 with the optimizer offloaded to the CPU",
+       hint_zh='"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": false}, ...}',
+       hint_en='"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": false}, ...}')
 def test_ds_config_zero2_offload(assignment_dir, minicpm, launched):
     _raw, built = _engine_config(assignment_dir, minicpm, _student_args(launched))
     stage = int(built.zero_config.stage)
@@ -305,24 +311,26 @@ def test_ds_config_zero2_offload(assignment_dir, minicpm, launched):
             f"The optimizer is offloaded to {device}; it must be offloaded to cpu.")
 
 
-@check(5, en='ds_config.json builds into a real DeepSpeed config that agrees with your TrainingArguments',
+@check(5,
        zh='ds_config.json 能构建成真实的 DeepSpeed 配置，并与你的 TrainingArguments 一致',
-       hint_en='Batch sizes, accumulation, gradient_clipping and the optimizer\'s lr, betas, eps and weight decay come '
-               'from TrainingArguments: write "auto" (or exactly the values train.sh passes), so the two cannot disagree.',
+       en='ds_config.json builds into a real DeepSpeed config that agrees with your TrainingArguments',
        hint_zh='batch size、梯度累加、gradient_clipping 以及优化器的 lr、betas、eps、weight_decay 由 TrainingArguments '
-               '决定：写成 "auto"（或与 train.sh 传入的值完全相同），两边才不会矛盾。')
+               '决定：写成 "auto"（或与 train.sh 传入的值完全相同），两边才不会矛盾。',
+       hint_en='Batch sizes, accumulation, gradient_clipping and the optimizer\'s lr, betas, eps and weight decay come '
+               'from TrainingArguments: write "auto" (or exactly the values train.sh passes), so the two cannot disagree.')
 def test_ds_config_builds(assignment_dir, minicpm, launched):
     _engine_config(assignment_dir, minicpm, _student_args(launched))
 
 
 # ---------------------------------------------------------------- train.sh, launched for real
 
-@check(10, en="train.sh starts train.py through the real deepspeed launcher (LoRA and full)",
+@check(10,
        zh="train.sh 通过真实的 deepspeed 启动器运行 train.py（LoRA 与全量）",
-       hint_en='deepspeed --num_gpus 1 train.py --deepspeed ./ds_config.json ... "$@" (not python train.py); '
-               'pass the extra arguments "$@" on: the grader adds --model_path, --output_dir and --use_lora True.',
+       en="train.sh starts train.py through the real deepspeed launcher (LoRA and full)",
        hint_zh='deepspeed --num_gpus 1 train.py --deepspeed ./ds_config.json ... "$@"（不要用 python train.py）；'
-               '把额外参数 "$@" 传下去：评分器会加上 --model_path、--output_dir 和 --use_lora True。')
+               '把额外参数 "$@" 传下去：评分器会加上 --model_path、--output_dir 和 --use_lora True。',
+       hint_en='deepspeed --num_gpus 1 train.py --deepspeed ./ds_config.json ... "$@" (not python train.py); '
+               'pass the extra arguments "$@" on: the grader adds --model_path, --output_dir and --use_lora True.')
 def test_launcher(launched):
     for mode in MODES:
         launcher = launched[mode].value("launcher")
@@ -336,13 +344,14 @@ def test_launcher(launched):
                 f"{mode}: training ran without --deepspeed (the DeepSpeed config).")
 
 
-@check(10, en="The engine really ran ZeRO stage 2 with DeepSpeed's CPU Adam (LoRA and full)",
+@check(10,
        zh="训练引擎确实运行了 ZeRO stage 2 和 DeepSpeed 的 CPU Adam（LoRA 与全量）",
+       en="The engine really ran ZeRO stage 2 with DeepSpeed's CPU Adam (LoRA and full)",
+       hint_zh='让 Trainer 根据 ds_config.json 构建引擎（TrainingArguments 的 --deepspeed）：优化器 offload 时，写 '
+               '"optimizer" 部分（AdamW，参数为 "auto"）或不写，都会用 DeepSpeed 的 CPU Adam；自己传给 Trainer 的优化器则不会。',
        hint_en="Let Trainer build the engine from ds_config.json (TrainingArguments --deepspeed): with the "
                'optimizer offloaded, an "optimizer" section (AdamW, "auto" params) or none at all gives DeepSpeed\'s '
-               "CPU Adam; a custom optimizer passed to Trainer does not.",
-       hint_zh='让 Trainer 根据 ds_config.json 构建引擎（TrainingArguments 的 --deepspeed）：优化器 offload 时，写 '
-               '"optimizer" 部分（AdamW，参数为 "auto"）或不写，都会用 DeepSpeed 的 CPU Adam；自己传给 Trainer 的优化器则不会。')
+               "CPU Adam; a custom optimizer passed to Trainer does not.")
 def test_engine_zero2_cpu_adam(launched):
     for mode in MODES:
         engine = _rank(launched, mode, trained=False).get("engine") or {}
@@ -356,11 +365,12 @@ def test_engine_zero2_cpu_adam(launched):
                 f"{mode}: the optimizer was {engine.get('basic_optimizer')}, not DeepSpeedCPUAdam.")
 
 
-@check(5, en="LoRA mode trains an adapter (loss falls, as the grader measures too) and saves it as safetensors",
+@check(5,
        zh="LoRA 模式训练出 adapter（损失下降，评分器也会自己计算），并以 safetensors 保存",
+       en="LoRA mode trains an adapter (loss falls, as the grader measures too) and saves it as safetensors",
+       hint_zh="--use_lora True 时：在创建 Trainer 之前 model = get_peft_model(model, config)，最后 trainer.save_model(output_dir)。",
        hint_en="With --use_lora True: model = get_peft_model(model, config) before the Trainer, and "
-               "trainer.save_model(output_dir) at the end.",
-       hint_zh="--use_lora True 时：在创建 Trainer 之前 model = get_peft_model(model, config)，最后 trainer.save_model(output_dir)。")
+               "trainer.save_model(output_dir) at the end.")
 def test_lora_training(launched, minicpm):
     facts = _rank(launched, "lora")
     model_facts = facts.get("model") or {}
@@ -376,10 +386,11 @@ def test_lora_training(launched, minicpm):
             f"fall enough.")
 
 
-@check(5, en="Full mode trains every weight (loss falls, as the grader measures too) and saves model.safetensors",
+@check(5,
        zh="全量模式训练全部权重（损失下降，评分器也会自己计算），并保存 model.safetensors",
-       hint_en="Without --use_lora the model itself goes to the Trainer; trainer.save_model(output_dir) at the end.",
-       hint_zh="不加 --use_lora 时把模型本身交给 Trainer；最后 trainer.save_model(output_dir)。")
+       en="Full mode trains every weight (loss falls, as the grader measures too) and saves model.safetensors",
+       hint_zh="不加 --use_lora 时把模型本身交给 Trainer；最后 trainer.save_model(output_dir)。",
+       hint_en="Without --use_lora the model itself goes to the Trainer; trainer.save_model(output_dir) at the end.")
 def test_full_training(launched, minicpm):
     facts = _rank(launched, "full")
     model_facts = facts.get("model") or {}
@@ -407,22 +418,24 @@ def _check_answer(model, minicpm, inspected, mode: str) -> None:
             f"{mode}: the trained model answered {answer[:120]!r}; expected it to start with {identity!r}.")
 
 
-@check(10, en="The stand-in + your LoRA adapter (loaded by the grader) answers 你是谁？ as the dataset teaches",
+@check(10,
        zh="评分器加载替身模型和你的 LoRA adapter，回答“你是谁？”与数据集教的一致",
-       hint_en="The grader greedy-decodes the dataset's 你是谁？ (in your process_func's prompt) with its own "
-               "MiniCPM code and your adapter's safetensors; the untrained model does not know the answer.",
+       en="The stand-in + your LoRA adapter (loaded by the grader) answers 你是谁？ as the dataset teaches",
        hint_zh="评分器用自己的 MiniCPM 代码和你的 adapter safetensors，对数据集里的“你是谁？”（用你 process_func 的提示词）"
                "贪心解码；未训练的模型答不出。",
-       depends=("test_lora_training",))
+       hint_en="The grader greedy-decodes the dataset's 你是谁？ (in your process_func's prompt) with its own "
+               "MiniCPM code and your adapter's safetensors; the untrained model does not know the answer.",
+       depends=(test_lora_training,))
 def test_lora_answer(launched, minicpm, inspected):
     _check_answer(_lora_model(launched, minicpm), minicpm, inspected, "lora")
 
 
-@check(5, en="Your fully trained weights (loaded by the grader as data) answer 你是谁？ as the dataset teaches",
+@check(5,
        zh="评分器把你全量训练的权重作为数据加载，回答“你是谁？”与数据集教的一致",
+       en="Your fully trained weights (loaded by the grader as data) answer 你是谁？ as the dataset teaches",
+       hint_zh="只读取 model.safetensors 和 config.json，装进评分器自己的 MiniCPM 代码（绝不运行输出里的 modeling_minicpm.py）。",
        hint_en="Only model.safetensors and config.json are read, into the grader's own MiniCPM code (never a "
                "modeling_minicpm.py from your output).",
-       hint_zh="只读取 model.safetensors 和 config.json，装进评分器自己的 MiniCPM 代码（绝不运行输出里的 modeling_minicpm.py）。",
-       depends=("test_full_training",))
+       depends=(test_full_training,))
 def test_full_answer(launched, minicpm, inspected):
     _check_answer(_full_model(launched, minicpm), minicpm, inspected, "full")

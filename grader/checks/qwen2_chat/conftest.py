@@ -21,7 +21,6 @@ def session_plan() -> dict:
 
 
 @pytest.fixture(scope="session")
-def chatted(sandbox, assignment_dir, workdir, session_plan, profile) -> ProbeRun:
-    return run_probe(sandbox, "qwen2_chat_probe.py", "chat", assignment_dir, workdir / "chat",
-                     {**session_plan, "timeout": profile.chat_turn_timeout_s},
-                     Limits(wall_s=profile.chat_timeout_s))
+def chatted(sandbox, assignment, assignment_dir, workdir, session_plan, limits) -> ProbeRun:
+    return run_probe(sandbox, assignment, "chat", assignment_dir, workdir / "chat",
+                     {**session_plan, "timeout": limits["chat_turn"]}, Limits(wall_s=limits["chat"]))

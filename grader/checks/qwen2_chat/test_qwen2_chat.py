@@ -42,12 +42,13 @@ def _replay(call: dict, standin) -> str:
     return replay(call, tokenizer, load(call["dtype"]))
 
 
-@check(15, en="The app starts and shows a title, the assistant's greeting and a chat input",
+@check(15,
        zh="应用能启动，显示标题、助手的问候语和聊天输入框",
-       hint_en="st.title(...), a first assistant message such as 有什么可以帮您的？ from st.session_state, and "
-               "st.chat_input(). Code written for the course's GPU ('cuda', /root/autodl-tmp) runs as it is.",
+       en="The app starts and shows a title, the assistant's greeting and a chat input",
        hint_zh="st.title(...)、session_state 里第一条助手消息（如“有什么可以帮您的？”）以及 st.chat_input()。"
-               "按课程 GPU 机器写的代码（'cuda'、/root/autodl-tmp）可以原样评分。")
+               "按课程 GPU 机器写的代码（'cuda'、/root/autodl-tmp）可以原样评分。",
+       hint_en="st.title(...), a first assistant message such as 有什么可以帮您的？ from st.session_state, and "
+               "st.chat_input(). Code written for the course's GPU ('cuda', /root/autodl-tmp) runs as it is.")
 def test_app_starts(chatted):
     page = chatted.value("start")
     require(page["title"] and page["title"][0].strip(), "页面没有标题（st.title）。", "The page has no title (st.title).")
@@ -58,11 +59,12 @@ def test_app_starts(chatted):
             "The conversation must start with the assistant's greeting (e.g. 有什么可以帮您的？).")
 
 
-@check(10, en="The sidebar has the max_length slider: 0 to 1024, default 512",
+@check(10,
        zh="侧边栏有 max_length 滑块：范围 0 到 1024，默认 512",
-       hint_en='with st.sidebar: max_length = st.slider("max_length", 0, 1024, 512, step=1)',
+       en="The sidebar has the max_length slider: 0 to 1024, default 512",
        hint_zh='with st.sidebar: max_length = st.slider("max_length", 0, 1024, 512, step=1)',
-       depends=("test_app_starts",))
+       hint_en='with st.sidebar: max_length = st.slider("max_length", 0, 1024, 512, step=1)',
+       depends=(test_app_starts,))
 def test_slider(chatted):
     sliders = [s for s in chatted.value("start")["sidebar_sliders"] if "max_length" in s["label"].lower()]
     require(sliders, "侧边栏里没有标签为 max_length 的滑块。", "No slider labelled max_length in the sidebar.")
@@ -72,13 +74,14 @@ def test_slider(chatted):
             f"The slider must go from 0 to 1024 with default 512; it is {s['min']}..{s['max']}, default {s['value']}.")
 
 
-@check(25, en="A fresh question is answered with the model's own generation, the prompt sliced off",
+@check(25,
        zh="对随机新问题的回答正是模型生成的内容，且去掉了提示词",
-       hint_en="Decode only the new tokens: output_ids[len(input_ids):], with skip_special_tokens=True. The "
-               "grader replays your generate call and compares the text shown on the page.",
+       en="A fresh question is answered with the model's own generation, the prompt sliced off",
        hint_zh="只解码新生成的 token：output_ids[len(input_ids):]，并 skip_special_tokens=True。评分器会重放你的 "
                "generate 调用，并与页面上显示的文字比较。",
-       depends=("test_app_starts",))
+       hint_en="Decode only the new tokens: output_ids[len(input_ids):], with skip_special_tokens=True. The "
+               "grader replays your generate call and compares the text shown on the page.",
+       depends=(test_app_starts,))
 def test_first_answer(chatted, session_plan, standin):
     question = session_plan["questions"][0]
     shown = _answer_after(_messages(chatted, "turn0"), question)
@@ -96,15 +99,16 @@ def _edges_trimmed(chatml: str) -> str:
     return re.sub(r"(<\|im_start\|>\w+\n)\s+", r"\1", chatml)
 
 
-@check(20, en="Every turn's prompt is the whole conversation through the chat template",
+@check(20,
        zh="每一轮的提示词都是用聊天模板拼接的完整对话历史",
-       hint_en="Pass st.session_state.messages (greeting, questions and answers so far) to "
-               "tokenizer.apply_chat_template(..., add_generation_prompt=True), and append each answer to "
-               "st.session_state.messages so the next turn sees it.",
+       en="Every turn's prompt is the whole conversation through the chat template",
        hint_zh="把 st.session_state.messages（问候语、之前的问答）整个传给 "
                "tokenizer.apply_chat_template(..., add_generation_prompt=True)，并把每个回答加入 "
                "st.session_state.messages，下一轮才能看到它。",
-       depends=("test_app_starts",))
+       hint_en="Pass st.session_state.messages (greeting, questions and answers so far) to "
+               "tokenizer.apply_chat_template(..., add_generation_prompt=True), and append each answer to "
+               "st.session_state.messages so the next turn sees it.",
+       depends=(test_app_starts,))
 def test_history(chatted, session_plan, standin):
     """Each turn's prompt is held to the true conversation: the greeting, every earlier question with
     the answer the page showed for it (an app that forgets its own answers fails), the new question."""
@@ -132,12 +136,13 @@ def test_history(chatted, session_plan, standin):
         conversation.append({"role": "assistant", "content": _answer_after(page, question)})
 
 
-@check(15, en="The model and tokenizer are loaded once, not on every turn (st.cache_resource)",
+@check(15,
        zh="模型和分词器只加载一次，而不是每轮都加载（st.cache_resource）",
+       en="The model and tokenizer are loaded once, not on every turn (st.cache_resource)",
+       hint_zh="把加载放进带 @st.cache_resource 的函数：Streamlit 每条消息都会重新运行整个脚本。",
        hint_en="Put the loading in a function decorated with @st.cache_resource: Streamlit reruns the whole "
                "script on every message.",
-       hint_zh="把加载放进带 @st.cache_resource 的函数：Streamlit 每条消息都会重新运行整个脚本。",
-       depends=("test_app_starts",))
+       depends=(test_app_starts,))
 def test_loaded_once(chatted):
     # evidence: the script ran again after the start (the slider or a question), whatever came after
     require(any(step in chatted.steps for step in ("slider", "turn0")),
@@ -150,12 +155,13 @@ def test_loaded_once(chatted):
             f"{loads['tokenizer']} times; once each is right.")
 
 
-@check(15, en="The slider's value bounds the answer's length (it reaches generate)",
+@check(15,
        zh="滑块的值限制回答长度（传给了 generate）",
+       en="The slider's value bounds the answer's length (it reaches generate)",
+       hint_zh="教程里写死了 max_new_tokens=512，滑块根本不起作用：请改为 max_new_tokens=max_length。",
        hint_en="The tutorial hard-codes max_new_tokens=512 and so ignores its own slider: pass "
                "max_new_tokens=max_length instead.",
-       hint_zh="教程里写死了 max_new_tokens=512，滑块根本不起作用：请改为 max_new_tokens=max_length。",
-       depends=("test_app_starts",))
+       depends=(test_app_starts,))
 def test_slider_reaches_generate(chatted, session_plan):
     value = session_plan["slider"]
     chatted.value("slider")

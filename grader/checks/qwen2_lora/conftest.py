@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import fixtures
 from grader.checks import fresh_text
 from grader.checks.probe_run import ProbeRun, run_probe
 from grader.checks.qwen2_lora.fresh import QUESTION
@@ -19,18 +20,19 @@ def fresh_records() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def _probe_runs(sandbox, assignment_dir, workdir, fresh_records, profile):
+def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, limits, grading):
     """Both probe runs start at once: they are independent sandboxes, so a grading waits for the
     longer one only (and a submission that hangs costs one time limit, not two)."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="probe") as pool:
         yield {
-            "inspect": pool.submit(run_probe, sandbox, "qwen2_lora_probe.py", "inspect", assignment_dir,
-                                   workdir / "inspect", {"fresh_records": fresh_records},
-                                   Limits(wall_s=profile.inspect_timeout_s)),
-            "train": pool.submit(run_probe, sandbox, "qwen2_lora_probe.py", "train", assignment_dir,
-                                 workdir / "train", {"overrides": profile.lora_overrides, "question": QUESTION,
+            "inspect": pool.submit(run_probe, sandbox, assignment, "inspect", assignment_dir,
+                                   workdir / "inspect", {"fresh_records": fresh_records,
+                                                         "real_tokenizer": str(fixtures.path("qwen2-real-tokenizer"))},
+                                   Limits(wall_s=limits["inspect"])),
+            "train": pool.submit(run_probe, sandbox, assignment, "train", assignment_dir,
+                                 workdir / "train", {"overrides": grading.overrides, "question": QUESTION,
                                                       "seeds": [secrets.randbelow(2 ** 31)]},
-                                 Limits(wall_s=profile.train_timeout_s)),
+                                 Limits(wall_s=limits["train"])),
         }
 
 

@@ -10,6 +10,7 @@ import difflib
 
 import pytest
 
+import fixtures
 from grader.checks.adapter_data import attach_lora, read_lora_config, read_safetensors
 from grader.checks.process_func import encodings, prompt_len, require_exact_prompt, require_label_mask, show
 from grader.checks.qwen2_lora.fresh import QUESTION, chatml_prompt, expected_parts
@@ -24,9 +25,9 @@ MAX_JUDGE_TOKENS = 384  # the tutorial's MAX_LENGTH: the judge measures the loss
 # ---------------------------------------------------------------- helpers (judge side)
 
 @pytest.fixture(scope="session")
-def real_tokenizer(profile):
+def real_tokenizer():
     from transformers import AutoTokenizer
-    return AutoTokenizer.from_pretrained(profile.real_tokenizer)
+    return AutoTokenizer.from_pretrained(fixtures.path("qwen2-real-tokenizer"))
 
 
 def _system_prompt(inspected) -> str:
@@ -67,11 +68,12 @@ def _similar(text: str, target: str) -> float:
 
 # ---------------------------------------------------------------- records
 
-@check(10, en="The instruction records are {instruction, input, output} and teach an answer to 你是谁？",
+@check(10,
        zh="指令集的每条记录都有 instruction / input / output，并教会模型回答“你是谁？”",
+       en="The instruction records are {instruction, input, output} and teach an answer to 你是谁？",
+       hint_zh="build_records() 返回字典列表，每条只有这三个字符串键；加入 instruction 为“你是谁？”的记录。",
        hint_en="build_records() returns a list of dicts with exactly those three string keys; include "
-               "records whose instruction is 你是谁？ with the identity you want taught.",
-       hint_zh="build_records() 返回字典列表，每条只有这三个字符串键；加入 instruction 为“你是谁？”的记录。")
+               "records whose instruction is 你是谁？ with the identity you want taught.")
 def test_records(inspected):
     records = inspected.value("records")
     require(isinstance(records, list) and len(records) >= 2,
@@ -92,22 +94,24 @@ def test_records(inspected):
 
 # ---------------------------------------------------------------- process_func, real Qwen2 tokenizer
 
-@check(10, en="process_func builds the exact ChatML prompt, then the response",
+@check(10,
        zh="process_func 生成完全正确的 ChatML 提示词，后接回答",
-       hint_en="system, user (instruction + input) and the assistant header, each turn ending in "
-               "<|im_end|>\\n; tokenize with add_special_tokens=False.",
+       en="process_func builds the exact ChatML prompt, then the response",
        hint_zh="system、user（instruction + input）和 assistant 开头，每轮以 <|im_end|>\\n 结尾；"
-               "用 add_special_tokens=False 分词。")
+               "用 add_special_tokens=False 分词。",
+       hint_en="system, user (instruction + input) and the assistant header, each turn ending in "
+               "<|im_end|>\\n; tokenize with add_special_tokens=False.")
 def test_prompt_ids(inspected, real_tokenizer, fresh_records):
     short, _ = _encodings(inspected, real_tokenizer, fresh_records)
     require_exact_prompt(short, real_tokenizer)
 
 
-@check(5, en="input_ids and labels end with the end token after the response",
+@check(5,
        zh="input_ids 和 labels 在回答之后以结束符结尾",
+       en="input_ids and labels end with the end token after the response",
+       hint_zh="像教程一样在两者末尾加上 tokenizer.pad_token_id（<|endoftext|>），否则模型学不会停下。",
        hint_en="Append tokenizer.pad_token_id (<|endoftext|>) to both, as the tutorial does: without it "
-               "the model never learns to stop.",
-       hint_zh="像教程一样在两者末尾加上 tokenizer.pad_token_id（<|endoftext|>），否则模型学不会停下。")
+               "the model never learns to stop.")
 def test_end_token(inspected, real_tokenizer, fresh_records):
     short, _ = _encodings(inspected, real_tokenizer, fresh_records)
     ends = {real_tokenizer.pad_token_id, real_tokenizer.eos_token_id}
@@ -121,19 +125,21 @@ def test_end_token(inspected, real_tokenizer, fresh_records):
                 "and labels.")
 
 
-@check(10, en="labels are -100 over exactly the prompt, then the response ids",
+@check(10,
        zh="labels 恰好在提示词部分为 -100，之后是回答的 token",
-       hint_en="labels = [-100] * len(prompt ids) + response ids + [end]: the loss must only see the answer.",
-       hint_zh="labels = [-100] * 提示词长度 + 回答 ids + [结束符]：损失只计算回答部分。")
+       en="labels are -100 over exactly the prompt, then the response ids",
+       hint_zh="labels = [-100] * 提示词长度 + 回答 ids + [结束符]：损失只计算回答部分。",
+       hint_en="labels = [-100] * len(prompt ids) + response ids + [end]: the loss must only see the answer.")
 def test_label_mask(inspected, real_tokenizer, fresh_records):
     short, _ = _encodings(inspected, real_tokenizer, fresh_records)
     require_label_mask(short)
 
 
-@check(5, en="attention_mask is all ones and every list has the same length",
+@check(5,
        zh="attention_mask 全为 1，且三个列表长度一致",
-       hint_en="The end token is attended to as well: add a 1 for it.",
-       hint_zh="结束符也需要被关注：为它补一个 1。")
+       en="attention_mask is all ones and every list has the same length",
+       hint_zh="结束符也需要被关注：为它补一个 1。",
+       hint_en="The end token is attended to as well: add a 1 for it.")
 def test_attention_mask(inspected, real_tokenizer, fresh_records):
     short, long = _encodings(inspected, real_tokenizer, fresh_records)
     for record, enc, prompt, response, _end in short:
@@ -152,10 +158,11 @@ def test_attention_mask(inspected, real_tokenizer, fresh_records):
                 "attention_mask 里有不是 1 的值。", "attention_mask holds values other than 1.")
 
 
-@check(5, en="A record longer than MAX_LENGTH is cut to MAX_LENGTH tokens",
+@check(5,
        zh="超过 MAX_LENGTH 的记录被截断到 MAX_LENGTH 个 token",
-       hint_en="After building the three lists, cut each of them to MAX_LENGTH.",
-       hint_zh="拼好三个列表后，把它们都截断到 MAX_LENGTH。")
+       en="A record longer than MAX_LENGTH is cut to MAX_LENGTH tokens",
+       hint_zh="拼好三个列表后，把它们都截断到 MAX_LENGTH。",
+       hint_en="After building the three lists, cut each of them to MAX_LENGTH.")
 def test_truncation(inspected, real_tokenizer, fresh_records):
     max_length = inspected.value("constants").get("MAX_LENGTH")
     require(isinstance(max_length, int) and 64 <= max_length <= 32768,
@@ -172,10 +179,11 @@ def test_truncation(inspected, real_tokenizer, fresh_records):
 
 # ---------------------------------------------------------------- LoraConfig and TrainingArguments
 
-@check(5, en="LoraConfig targets the seven projections of Qwen2",
+@check(5,
        zh="LoraConfig 作用于 Qwen2 的七个投影层",
-       hint_en='target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]',
-       hint_zh='target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]')
+       en="LoraConfig targets the seven projections of Qwen2",
+       hint_zh='target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]',
+       hint_en='target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]')
 def test_lora_targets(inspected):
     cfg = inspected.value("lora_config")
     targets = cfg.get("target_modules")
@@ -184,10 +192,11 @@ def test_lora_targets(inspected):
             f"target_modules is {sorted(targets)}; missing {sorted(SEVEN - targets)}, extra {sorted(targets - SEVEN)}.")
 
 
-@check(5, en="LoraConfig is CAUSAL_LM, r=8, lora_alpha=32, lora_dropout=0.1, training mode",
+@check(5,
        zh="LoraConfig 为 CAUSAL_LM，r=8，lora_alpha=32，lora_dropout=0.1，训练模式",
-       hint_en="The scaling is lora_alpha / r = 4; inference_mode=False while training.",
-       hint_zh="缩放是 lora_alpha / r = 4；训练时 inference_mode=False。")
+       en="LoraConfig is CAUSAL_LM, r=8, lora_alpha=32, lora_dropout=0.1, training mode",
+       hint_zh="缩放是 lora_alpha / r = 4；训练时 inference_mode=False。",
+       hint_en="The scaling is lora_alpha / r = 4; inference_mode=False while training.")
 def test_lora_hyperparameters(inspected):
     cfg = inspected.value("lora_config")
     want = {"task_type": "CAUSAL_LM", "r": 8, "lora_alpha": 32, "lora_dropout": 0.1, "inference_mode": False}
@@ -195,11 +204,12 @@ def test_lora_hyperparameters(inspected):
     require(not wrong, f"这些值不对：{wrong}（应为 {want}）", f"These values are wrong: {wrong} (want {want})")
 
 
-@check(5, en="TrainingArguments make sense for a LoRA fine-tune",
+@check(5,
        zh="TrainingArguments 的取值合理",
+       en="TrainingArguments make sense for a LoRA fine-tune",
+       hint_zh="batch 与梯度累加至少为 1，几个 epoch，学习率约 1e-4（1e-6 到 5e-3 之间），logging_steps 至少为 1。",
        hint_en="Batch size and gradient accumulation at least 1, a few epochs, a learning rate around 1e-4 "
-               "(between 1e-6 and 5e-3), logging_steps at least 1.",
-       hint_zh="batch 与梯度累加至少为 1，几个 epoch，学习率约 1e-4（1e-6 到 5e-3 之间），logging_steps 至少为 1。")
+               "(between 1e-6 and 5e-3), logging_steps at least 1.")
 def test_training_args(inspected):
     a = inspected.value("training_args")
     problems = []
@@ -218,10 +228,11 @@ def test_training_args(inspected):
 
 # ---------------------------------------------------------------- training, in the sandbox
 
-@check(5, en="The adapter is saved as safetensors with its adapter_config.json",
+@check(5,
        zh="adapter 以 safetensors 格式连同 adapter_config.json 一起保存",
-       hint_en="After trainer.train(), call model.save_pretrained(output_dir) on the PEFT model.",
-       hint_zh="trainer.train() 之后，对 PEFT 模型调用 model.save_pretrained(output_dir)。")
+       en="The adapter is saved as safetensors with its adapter_config.json",
+       hint_zh="trainer.train() 之后，对 PEFT 模型调用 model.save_pretrained(output_dir)。",
+       hint_en="After trainer.train(), call model.save_pretrained(output_dir) on the PEFT model.")
 def test_adapter_saved(trained):
     trained.value("train")
     folder = trained.result.out_dir / "adapter"
@@ -245,14 +256,15 @@ def _judge_loss(model, tokenizer, records, system) -> float:
     return sum(losses) / len(losses)
 
 
-@check(10, en="A short real training run (grading profile) makes the loss fall, as the grader measures it too",
+@check(10,
        zh="在评分配置下真实训练一小段，损失下降（评分器也会自己计算）",
+       en="A short real training run (grading profile) makes the loss fall, as the grader measures it too",
+       hint_zh="train() 要对编码后的数据调用 trainer.train() 并返回 Trainer。评分器会为小替身模型换用自己的学习率与轮数，"
+               "再自己计算加上和不加你的 adapter 时在你的记录上的损失。",
        hint_en="train() must call trainer.train() on the tokenized records with the LoRA model and return "
                "the Trainer. The grader uses its own lr and epochs for its tiny stand-in model, then computes "
                "the loss on your records itself, with and without your adapter.",
-       hint_zh="train() 要对编码后的数据调用 trainer.train() 并返回 Trainer。评分器会为小替身模型换用自己的学习率与轮数，"
-               "再自己计算加上和不加你的 adapter 时在你的记录上的损失。",
-       depends=("test_adapter_saved",))
+       depends=(test_adapter_saved,))
 def test_training_loss_falls(inspected, trained, standin):
     summary = trained.value("train")
     losses = summary.get("losses") or []
@@ -275,12 +287,13 @@ def test_training_loss_falls(inspected, trained, standin):
             f"adapter: it did not fall enough, so the adapter did not learn your records.")
 
 
-@check(15, en="Base model + your adapter (loaded by the grader) answers 你是谁？ with the identity you taught",
+@check(15,
        zh="评分器加载基座模型和你的 adapter，回答“你是谁？”时说出你教给它的身份",
+       en="Base model + your adapter (loaded by the grader) answers 你是谁？ with the identity you taught",
+       hint_zh="评分器用你的 SYSTEM_PROMPT 构造 ChatML 提示词并贪心解码；未训练的基座模型答不出，所以身份必须来自你的训练。",
        hint_en="The grader greedy-decodes the ChatML prompt with your SYSTEM_PROMPT; the untrained base "
                "must not give that answer, so the identity has to come from your training.",
-       hint_zh="评分器用你的 SYSTEM_PROMPT 构造 ChatML 提示词并贪心解码；未训练的基座模型答不出，所以身份必须来自你的训练。",
-       depends=("test_records", "test_training_loss_falls"))
+       depends=(test_records, test_training_loss_falls))
 def test_judge_answer(inspected, trained, standin):
     import torch
     identity = _identity(inspected.value("records"))
@@ -304,14 +317,15 @@ def test_judge_answer(inspected, trained, standin):
             f"{identity[:120]!r}.")
 
 
-@check(10, en="Your own inference code (PeftModel + chat template) answers 你是谁？ with the identity, prompt sliced off",
+@check(10,
        zh="你自己的推理代码（PeftModel + 聊天模板）回答“你是谁？”，且去掉了提示词",
+       en="Your own inference code (PeftModel + chat template) answers 你是谁？ with the identity, prompt sliced off",
+       hint_zh="用 SYSTEM_PROMPT 套聊天模板生成，解码前去掉提示词部分（output_ids[len(input_ids):]），并 "
+               "skip_special_tokens=True。评分器会用基座模型加你的 adapter 重放你的 generate 调用，逐字比较。",
        hint_en="Apply the chat template with SYSTEM_PROMPT, generate, then drop the prompt's tokens "
                "(output_ids[len(input_ids):]) and decode with skip_special_tokens=True. The grader replays your "
                "generate call on the base model with your adapter and compares the text exactly.",
-       hint_zh="用 SYSTEM_PROMPT 套聊天模板生成，解码前去掉提示词部分（output_ids[len(input_ids):]），并 "
-               "skip_special_tokens=True。评分器会用基座模型加你的 adapter 重放你的 generate 调用，逐字比较。",
-       depends=("test_judge_answer",))
+       depends=(test_judge_answer,))
 def test_student_answer(inspected, trained, standin):
     identity = _identity(inspected.value("records"))
     answer = trained.value("answer")

@@ -1,0 +1,124 @@
+"""Assignments are discovered, not listed: each one declares itself in
+``grader/checks/<name>/assignment.py`` (``ASSIGNMENT = Assignment(...)``), beside its checks.
+
+Everything outside an assignment's own folders derives from these declarations: the CLI's choices,
+the runner's time budget and the limits text of reports, the fixture plan (`grader fixtures`), the
+Gradescope bundle's set-up, `grader validate`, `grader needs`, reports' ordering and the course
+policy. Importing this module (and a declaration) is cheap: no torch, so `.ci/run` and Gradescope's
+setup.sh can read the apt and pip needs with the system Python before anything is installed.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+CHECKS = Path(__file__).resolve().parent / "checks"
+
+
+class AssignmentError(ValueError):
+    """A declaration that cannot be used, or an unknown assignment; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class TimeLimit:
+    """One wall-clock limit of a probe run; GRADER_<NAME>_TIMEOUT_S overrides it (names are shared:
+    GRADER_INSPECT_TIMEOUT_S sets every assignment's "inspect")."""
+    seconds: float
+    per_en: str = ""       # what one limit covers, for the report: "a launch"
+    per_zh: str = ""
+    runs: int = 1          # how often one grading may spend it, one after another (the runner's budget)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    name: str                       # the folder name, in reference/, assignments/ and submissions
+    zh: str                         # a title, for people
+    en: str
+    order: int                      # reports and `grader run` take assignments in this order
+    files: tuple[str, ...]          # what a submission holds
+    probe: str                      # grader/probes/<probe>, run in the sandbox by the checks
+    fixtures: tuple[str, ...]       # fixture recipes it needs (fixtures/recipes/<name>.py)
+    time_limits: dict[str, TimeLimit]
+    # profile name -> the grading overrides the checks apply under it (lr and epochs for a stand-in,
+    # say), and a sentence for the report; a profile not named here cannot grade this assignment
+    grading: dict[str, "Grading"]
+    # the files an X.ipynb may stand in for, and how the probe uses them: "module" (imported: only its
+    # definitions are kept) or "script" (run whole); grader/probes/notebooks.py
+    notebooks: dict[str, str] = field(default_factory=dict)
+    pip: tuple[str, ...] = ()       # requirements beyond the grader's own (pyproject.toml)
+    apt: tuple[str, ...] = ()       # Debian packages its probe or checks need
+
+    def limits(self) -> dict[str, float]:
+        """Seconds per limit, with the environment's overrides."""
+        out = {}
+        for name, limit in self.time_limits.items():
+            raw = os.environ.get(f"GRADER_{name.upper()}_TIMEOUT_S")
+            try:
+                out[name] = float(raw) if raw else limit.seconds
+            except ValueError:
+                raise AssignmentError(f"GRADER_{name.upper()}_TIMEOUT_S={raw!r} is not a number of seconds") from None
+        return out
+
+    def budget_s(self) -> float:
+        """The longest one grading of this assignment may take (every limit spent, plus set-up)."""
+        limits = self.limits()
+        return sum(limits[n] * limit.runs for n, limit in self.time_limits.items()) + 600
+
+    def describe_limits(self) -> str:
+        limits = self.limits()
+        return ", ".join(f"{name} {limits[name]:.0f} s{' ' + limit.per_en if limit.per_en else ''}"
+                         for name, limit in self.time_limits.items())
+
+    def grading_for(self, profile: str) -> "Grading":
+        try:
+            return self.grading[profile]
+        except KeyError:
+            raise AssignmentError(f"{self.name} cannot be graded under the profile {profile!r}; its declaration "
+                                  f"(grader/checks/{self.name}/assignment.py) names {', '.join(self.grading)}") from None
+
+
+@dataclass(frozen=True)
+class Grading:
+    overrides: dict = field(default_factory=dict)
+    note_en: str = ""
+    note_zh: str = ""
+
+
+@cache
+def discover() -> dict[str, Assignment]:
+    """Every declared assignment, by name, in their order."""
+    found = []
+    for folder in sorted(CHECKS.iterdir()):
+        declaration = folder / "assignment.py"
+        if not declaration.is_file():
+            continue
+        module = importlib.import_module(f"grader.checks.{folder.name}.assignment")
+        assignment = getattr(module, "ASSIGNMENT", None)
+        if not isinstance(assignment, Assignment):
+            raise AssignmentError(f"{declaration}: define ASSIGNMENT = Assignment(...) (grader.assignments)")
+        if assignment.name != folder.name:
+            raise AssignmentError(f"{declaration}: name {assignment.name!r} must be its folder's, {folder.name!r}")
+        found.append(assignment)
+    return {a.name: a for a in sorted(found, key=lambda a: (a.order, a.name))}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(discover())
+
+
+def get(name: str) -> Assignment:
+    try:
+        return discover()[name]
+    except KeyError:
+        raise AssignmentError(f"unknown assignment {name!r}; choose from {', '.join(names())} / 未知作业") from None
+
+
+def needs(kind: str, chosen: tuple[str, ...] | None = None) -> list[str]:
+    """The pip requirements or apt packages ("pip" or "apt") of the chosen assignments (all by default)."""
+    out: list[str] = []
+    for name in chosen or names():
+        out += [n for n in getattr(get(name), kind) if n not in out]
+    return out

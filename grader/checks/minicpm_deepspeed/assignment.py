@@ -1,0 +1,36 @@
+"""minicpm_deepspeed declares itself: MiniCPM-2B trained with DeepSpeed ZeRO-2 and CPU offload."""
+from grader.assignments import Assignment, Grading, TimeLimit
+
+# measured on the MiniCPM stand-in (fixtures/recipes/minicpm_standin.py): LoRA q/k/v/o r=8 learns the
+# 甄嬛 answer in ~50 epochs at 1e-2 (100 for a margin: 2e-2 diverges), full training in 20 at 5e-3;
+# batch 4, no accumulation. These TrainingArguments fields are set on every rank train.sh starts,
+# before __post_init__ fills the DeepSpeed config's "auto" fields.
+CPU_OVERRIDES = {
+    mode: {"learning_rate": lr, "num_train_epochs": epochs, "max_steps": -1, "seed": 42,
+           "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1,
+           "logging_steps": 1, "save_strategy": "no", "report_to": [], "disable_tqdm": True,
+           "fp16": False, "bf16": False, "dataloader_num_workers": 0, "warmup_steps": 0,
+           "warmup_ratio": 0.0, "max_grad_norm": 1.0, "weight_decay": 0.0}
+    for mode, lr, epochs in (("lora", 1e-2, 100), ("full", 5e-3, 20))}
+# measured with these lr and epochs: a constant WarmupLR reached only 5.73 of 8.42 (LoRA), so
+# whatever scheduler the student chose (none, WarmupLR, WarmupCosineLR), grading uses this one
+SCHEDULER = {"type": "WarmupDecayLR",
+             "params": {"warmup_min_lr": "auto", "warmup_max_lr": "auto",
+                        "warmup_num_steps": "auto", "total_num_steps": "auto"}}
+
+ASSIGNMENT = Assignment(
+    name="minicpm_deepspeed",
+    zh="MiniCPM-2B DeepSpeed 训练", en="Training MiniCPM-2B with DeepSpeed ZeRO-2 and CPU offload",
+    order=30,
+    files=("train.py", "ds_config.json", "train.sh"),
+    notebooks={"train.py": "module"},   # imported by the probe, run by train.sh as a script
+    probe="minicpm_deepspeed_probe.py",
+    fixtures=("minicpm-2b-standin", "deepspeed-ops"),
+    time_limits={"inspect": TimeLimit(180, "the quick probe", "快速检查"),
+                 "deepspeed": TimeLimit(300, "a launch", "每次启动", runs=2)},   # LoRA, then full
+    grading={"cpu": Grading(overrides={"modes": CPU_OVERRIDES, "scheduler": SCHEDULER},
+                            note_en="DeepSpeed launches at lr 1e-2 x 100 epochs (LoRA) and 5e-3 x 20 (full), "
+                                    "WarmupDecayLR",
+                            note_zh="DeepSpeed 训练使用 LoRA lr 1e-2、100 个 epoch，全参 5e-3、20 个 epoch，WarmupDecayLR")},
+    apt=("g++",),   # DeepSpeed's CPU ops are JIT-built once, at set-up
+)

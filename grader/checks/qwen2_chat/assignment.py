@@ -1,0 +1,16 @@
+"""qwen2_chat declares itself: the Streamlit chat demo for Qwen2-7B-Instruct."""
+from grader.assignments import Assignment, Grading, TimeLimit
+
+ASSIGNMENT = Assignment(
+    name="qwen2_chat",
+    zh="Qwen2 Streamlit 聊天应用", en="A Streamlit chat app for Qwen2-7B-Instruct",
+    order=10,
+    files=("chatBot.py",),
+    notebooks={"chatBot.py": "script"},   # Streamlit runs the whole script
+    probe="qwen2_chat_probe.py",
+    fixtures=("qwen2-7b-instruct-standin",),
+    time_limits={"chat": TimeLimit(240, "the whole AppTest session", "整个 AppTest 会话"),
+                 # inside "chat": one AppTest run (the model's load counts on the first)
+                 "chat_turn": TimeLimit(60, "a turn", "每轮", runs=0)},
+    grading={"cpu": Grading()},
+)
