@@ -20,6 +20,8 @@ from grader.profiles import REPO
 BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 DEF = re.compile(r"^\s*(?:async\s+)?def\s+(\w+)")
+# a top-level block (`if __name__ == "__main__":`) ends the function before it: its TODO says "this step"
+TOP_BLOCK = re.compile(r"^(?:if|for|while|with|try)\b")
 
 
 # what stands in a solution block's place, by language: (the TODO line, the line that fails)
@@ -38,6 +40,8 @@ def make_stub(source: str, filename: str = "<source>", suffix: str = ".py") -> s
     for number, line in enumerate(source.splitlines(keepends=True), 1):
         if (m := DEF.match(line)) and not inside:
             function = m.group(1)
+        elif TOP_BLOCK.match(line) and not inside:
+            function = None
         if m := BEGIN.match(line):
             if inside:
                 raise ValueError(f"{filename}:{number}: nested BEGIN SOLUTION")

@@ -6,10 +6,10 @@ check their size and shape, and build the LoraConfig ourselves from the fields w
 """
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 
+from grader.checks.student_data import SAVE_HINT, read_json_object, regular_file
 from grader.plugin import fail
 
 MAX_CONFIG_BYTES = 64 * 1024
@@ -18,24 +18,9 @@ MAX_ADAPTER_BYTES = 2 * 1024 ** 3
 LORA_TARGETS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 
-def _regular_file(folder: Path, name: str, limit: int) -> Path:
-    path = folder / name
-    if path.is_symlink() or not path.is_file():
-        fail(f"输出文件夹里没有 {name}（或它不是普通文件）：训练结束后请用 model.save_pretrained(output_dir) 保存。",
-             f"{name} is missing from the output folder (or is not a regular file): save the adapter "
-             f"with model.save_pretrained(output_dir) after training.")
-    if path.stat().st_size > limit:
-        fail(f"{name} 太大（{path.stat().st_size} 字节）。", f"{name} is too large ({path.stat().st_size} bytes).")
-    return path
-
-
 def read_lora_config(folder: Path) -> dict:
-    path = _regular_file(folder, "adapter_config.json", MAX_CONFIG_BYTES)
-    try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        fail("adapter_config.json 不是合法的 JSON。", "adapter_config.json is not valid JSON.")
-    if not isinstance(cfg, dict) or cfg.get("peft_type") != "LORA":
+    cfg = read_json_object(folder / "adapter_config.json", "adapter_config.json", MAX_CONFIG_BYTES, SAVE_HINT)
+    if cfg.get("peft_type") != "LORA":
         fail("adapter_config.json 不是 LoRA 配置（peft_type 应为 LORA）。",
              "adapter_config.json is not a LoRA config (peft_type must be LORA).")
     targets = cfg.get("target_modules")
@@ -54,7 +39,7 @@ def read_safetensors(folder: Path, name: str = "adapter_model.safetensors") -> d
     import torch
     from safetensors.torch import load
 
-    path = _regular_file(folder, name, MAX_ADAPTER_BYTES)
+    path = regular_file(folder / name, name, MAX_ADAPTER_BYTES, SAVE_HINT)
     raw = path.read_bytes()
     if len(raw) < 8:
         fail(f"{name} 不是 safetensors 文件。", f"{name} is not a safetensors file.")

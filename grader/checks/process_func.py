@@ -1,4 +1,5 @@
-"""Judging a student's process_func, shared by the fine-tuning assignments (qwen2_lora, minicpm_deepspeed).
+"""Judging a student's process_func (prompt, end token, label mask, attention mask, MAX_LENGTH), shared by
+the fine-tuning assignments (qwen2_lora, minicpm_deepspeed).
 
 The probe ran process_func in the sandbox on fresh records (the last one longer than MAX_LENGTH);
 each assignment says what it expects of a record as (prompt ids, response ids, end id), and these
@@ -64,3 +65,28 @@ def require_label_mask(rows) -> None:
                 f"The prompt has {p} tokens but labels hold {masked} -100s (they must cover exactly the prompt).")
         require(labels[p:p + len(response)] == response,
                 "提示词之后的 labels 应该等于回答的 token ids。", "After the prompt, labels must equal the response's token ids.")
+
+
+def require_attention_mask(short, long) -> None:
+    """The three lists are equally long and attention_mask all ones; a short record's lists hold at
+    least its response (an empty encoding is "all ones" too; the prompt is the prompt check's business)."""
+    for _record, enc, _prompt, response, _end in short:
+        require(len(enc["input_ids"]) > len(response),
+                f"input_ids 只有 {len(enc['input_ids'])} 个 token，连回答（{len(response)} 个）都装不下。",
+                f"input_ids holds {len(enc['input_ids'])} tokens, not even the response's {len(response)}.")
+    for _record, enc, *_ in short + [long]:
+        n = len(enc["input_ids"])
+        require(len(enc["attention_mask"]) == n and len(enc["labels"]) == n,
+                "input_ids、attention_mask、labels 长度不同。", "input_ids, attention_mask and labels differ in length.",
+                expected=[n, n, n], actual=[n, len(enc["attention_mask"]), len(enc["labels"])])
+        require(all(x == 1 for x in enc["attention_mask"]),
+                "attention_mask 里有不是 1 的值。", "attention_mask holds values other than 1.")
+
+
+def student_max_length(inspected, tutorial: int) -> int:
+    """The student's MAX_LENGTH constant (``tutorial``: the value the course uses, for the message)."""
+    max_length = inspected.value("constants").get("MAX_LENGTH")
+    require(isinstance(max_length, int) and 64 <= max_length <= 32768,
+            f"train.py 里需要整数 MAX_LENGTH（教程是 {tutorial}）。",
+            f"train.py needs an integer MAX_LENGTH (the tutorial uses {tutorial}).", actual=max_length)
+    return max_length

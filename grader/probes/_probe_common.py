@@ -10,12 +10,14 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 import traceback
 from pathlib import Path
 
 SUBMISSION = Path(os.environ.get("GRADER_SUBMISSION", "."))
 OUT = Path(os.environ.get("GRADER_OUT", "."))
 MAX_STR = 20_000
+_SAVING = threading.Lock()
 
 
 class Recorder:
@@ -45,9 +47,10 @@ class Recorder:
         self.save()
 
     def save(self) -> None:  # written after every step: a later crash or kill keeps what was done
-        tmp = OUT / "result.json.tmp"
-        tmp.write_text(json.dumps({"steps": self.steps}, ensure_ascii=False))
-        os.replace(tmp, OUT / "result.json")
+        with _SAVING:   # a probe's client thread and the student's server thread both record
+            tmp = OUT / "result.json.tmp"
+            tmp.write_text(json.dumps({"steps": dict(self.steps)}, ensure_ascii=False))
+            os.replace(tmp, OUT / "result.json")
 
 
 def adapt_to_course(rec: Recorder) -> None:

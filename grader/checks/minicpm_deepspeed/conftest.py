@@ -3,25 +3,16 @@ full launch) shared by every check of a session, and the judge's own MiniCPM sta
 from __future__ import annotations
 
 import os
-import secrets
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 import fixtures
-from grader.checks import fresh_text
+from grader.checks.finetune import fresh_records, start_probe_runs  # noqa: F401  (fresh_records: a fixture)
 from grader.checks.minicpm_deepspeed import fresh
-from grader.checks.probe_run import ProbeRun, run_probe
-from grader.sandbox import Limits
+from grader.checks.probe_run import ProbeRun
 
 MINICPM_ID = "OpenBMB/MiniCPM-2B-sft-fp32"
 MARGIN_S = 30   # the probe's own time after train.sh is stopped: it still reports what happened
-
-
-@pytest.fixture(scope="session")
-def fresh_records() -> list[dict]:
-    """Drawn anew at every grading, so no submission can carry the expected encodings."""
-    return fresh_text.records(secrets.randbits(32))
 
 
 @pytest.fixture(scope="session")
@@ -39,10 +30,7 @@ def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, pro
                        "torch_extensions": str(fixtures.path("deepspeed-ops")), "timeout_s": limits["deepspeed"]},
                       limits["deepspeed"] + MARGIN_S)
     workers = max(1, min(3, (os.cpu_count() or 1) // 4)) if sandbox.mode != "process" else 1
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
-        yield {mode: pool.submit(run_probe, sandbox, assignment, mode, assignment_dir, workdir / mode, given,
-                                 Limits(wall_s=wall))
-               for mode, (given, wall) in jobs.items()}
+    yield from start_probe_runs(sandbox, assignment, assignment_dir, workdir, jobs, workers)
 
 
 @pytest.fixture(scope="session")

@@ -7,17 +7,18 @@ loaded as data into the grader's own MiniCPM code, which must answer 你是谁�
 """
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
 
 from grader.checks.adapter_data import attach_lora, read_safetensors
+from grader.checks.finetune import require_learned, require_losses_fall, require_taught_answer, supervised
 from grader.checks.minicpm_deepspeed import fresh
-from grader.checks.process_func import encodings, prompt_len, require_exact_prompt, require_label_mask, show
+from grader.checks.process_func import (encodings, prompt_len, require_attention_mask, require_exact_prompt,
+                                        require_label_mask, show, student_max_length)
+from grader.checks.student_data import read_json_object
 from grader.plugin import check, fail, require
 
-MATCH = 0.9              # similarity of an answer's start to the taught one (difflib ratio)
 MAX_CONFIG_BYTES = 256 * 1024
 SHAPE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
               "num_key_value_heads", "vocab_size")
@@ -29,24 +30,6 @@ MODES = {"lora": "LoRA", "full": "全量 / full"}
 def _encodings(inspected, tokenizer, fresh_records):
     """The student's encodings of the fresh records beside the expected parts (short ones, the long one)."""
     return encodings(inspected, fresh_records, lambda record: fresh.expected_parts(tokenizer, record))
-
-
-def _similar(text: str, target: str) -> float:
-    return difflib.SequenceMatcher(None, text.strip()[:len(target)], target.strip()).ratio()
-
-
-def _read_json_file(path, name: str) -> dict:
-    """A JSON object from a file of the submission or its outputs: a regular file, bounded, UTF-8."""
-    if path.is_symlink() or not path.is_file():
-        fail(f"没有找到 {name}（或它不是普通文件）。", f"{name} is missing (or is not a regular file).")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        fail(f"{name} 太大。", f"{name} is too large.")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        fail(f"{name} 不是合法的 JSON：{exc}", f"{name} is not valid JSON: {exc}")
-    require(isinstance(data, dict), f"{name} 应是一个 JSON 对象。", f"{name} must hold a JSON object.")
-    return data
 
 
 # the tutorial's TrainingArguments (train.sh), for a config judged before any launch told the student's own
@@ -84,7 +67,7 @@ def _engine_config(assignment_dir, minicpm, student_args: dict):
     from deepspeed.runtime.config import DeepSpeedConfig
     from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
 
-    raw = _read_json_file(assignment_dir / "ds_config.json", "ds_config.json")
+    raw = read_json_object(assignment_dir / "ds_config.json", "ds_config.json", MAX_CONFIG_BYTES)
     # what HF's trainer_config_process/finalize read of TrainingArguments, with the student's values
     # (a real TrainingArguments refuses fp16 without a GPU)
     args = SimpleNamespace(**student_args, world_size=1, fp16_full_eval=False, bf16_full_eval=False,
@@ -100,16 +83,9 @@ def _engine_config(assignment_dir, minicpm, student_args: dict):
     return raw, built
 
 
-def _judge_loss(model, tokenizer, records) -> float:
-    """Mean loss over the responses of the course's records, computed by the judge."""
-    import torch
-    losses = []
-    for record in records:
-        prompt, response, end = fresh.expected_parts(tokenizer, record)
-        ids, labels = prompt + response + [end], [-100] * len(prompt) + response + [end]
-        with torch.no_grad():
-            losses.append(model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss.item())
-    return sum(losses) / len(losses)
+def _examples(tokenizer) -> list:
+    """The course's records as the judge encodes them, for its own loss."""
+    return [supervised(*fresh.expected_parts(tokenizer, record)) for record in fresh.dataset()]
 
 
 def _question_ids(inspected, tokenizer) -> list[int]:
@@ -148,19 +124,10 @@ def _rank(launched, mode: str, trained: bool = True) -> dict:
     return facts
 
 
-def _losses_fall(facts: dict, mode: str) -> None:
-    losses = facts.get("losses") or []
-    require(len(losses) >= 5, f"{MODES[mode]}：只记录到 {len(losses)} 个损失值。",
-            f"{mode}: only {len(losses)} loss values were logged: did training really run?")
-    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
-    require(last < 0.5 * first, f"{MODES[mode]}：损失没有明显下降：开始 {first:.3f}，最后 {last:.3f}。",
-            f"{mode}: the loss did not fall enough: {first:.3f} at the start, {last:.3f} at the end.")
-
-
 def _full_model(launched, minicpm):
     """The judge's MiniCPM with the student's saved full weights: config.json checked, safetensors only."""
     folder = launched["full"].result.out_dir / "full"
-    config = _read_json_file(folder / "config.json", "output/config.json")
+    config = read_json_object(folder / "config.json", "output/config.json", MAX_CONFIG_BYTES)
     base = minicpm[1]()
     wrong = {k: config.get(k) for k in SHAPE_KEYS if config.get(k) != getattr(base.config, k)}
     require(not wrong, f"保存的 config.json 和 MiniCPM 替身对不上：{wrong}",
@@ -240,22 +207,10 @@ def test_label_mask(inspected, minicpm, fresh_records):
        hint_en="The end token is attended to as well (a 1 for it); cut all three lists to MAX_LENGTH (512).")
 def test_attention_and_truncation(inspected, minicpm, fresh_records):
     tokenizer = minicpm[0]
-    short, (record, long_enc, prompt, response, end) = _encodings(inspected, tokenizer, fresh_records)
-    for _record, enc, _prompt, resp, _end in short:
-        require(len(enc["input_ids"]) > len(resp),
-                f"input_ids 只有 {len(enc['input_ids'])} 个 token，连回答都装不下。",
-                f"input_ids holds {len(enc['input_ids'])} tokens, not even the response's {len(resp)}.")
-    for _record, enc, *_ in short + [(record, long_enc)]:
-        n = len(enc["input_ids"])
-        require(len(enc["attention_mask"]) == n and len(enc["labels"]) == n,
-                f"input_ids、attention_mask、labels 长度不同：{n}、{len(enc['attention_mask'])}、{len(enc['labels'])}",
-                f"input_ids, attention_mask and labels differ in length: {n}, {len(enc['attention_mask'])}, "
-                f"{len(enc['labels'])}")
-        require(all(x == 1 for x in enc["attention_mask"]), "attention_mask 里有不是 1 的值。",
-                "attention_mask holds values other than 1.")
-    max_length = inspected.value("constants").get("MAX_LENGTH")
-    require(isinstance(max_length, int) and 64 <= max_length <= 32768,
-            "train.py 里需要整数 MAX_LENGTH（教程是 512）。", "train.py needs an integer MAX_LENGTH (the tutorial uses 512).")
+    short, long = _encodings(inspected, tokenizer, fresh_records)
+    require_attention_mask(short, long)
+    _record, long_enc, prompt, response, end = long
+    max_length = student_max_length(inspected, 512)
     full = prompt + response + [end]
     assert len(full) > max_length, "the judge's long record must exceed MAX_LENGTH"
     ids = long_enc["input_ids"]
@@ -376,14 +331,10 @@ def test_lora_training(launched, minicpm):
     model_facts = facts.get("model") or {}
     require(model_facts.get("peft") and 0 < model_facts.get("trainable", 0) < 0.2 * model_facts.get("total", 1),
             f"LoRA 模式训练的不是 LoRA 模型：{model_facts}", f"LoRA mode did not train a LoRA model: {model_facts}")
-    _losses_fall(facts, "lora")
+    require_losses_fall(facts.get("losses"), f"{MODES['lora']}：", "lora: ")
     tokenizer, load = minicpm
-    records = fresh.dataset()
-    base, tuned = _judge_loss(load(), tokenizer, records), _judge_loss(_lora_model(launched, minicpm), tokenizer, records)
-    require(tuned < 0.7 * base,
-            f"评分器算出的损失：基座 {base:.3f}，加上你的 adapter {tuned:.3f}，没有明显下降。",
-            f"The grader's own loss: {base:.3f} for the base model, {tuned:.3f} with your adapter: it did not "
-            f"fall enough.")
+    require_learned(load(), _lora_model(launched, minicpm), _examples(tokenizer),
+                    "评分器算出的损失（基座 / 加上你的 adapter）", "The grader's own loss (base / with your adapter)")
 
 
 @check(5,
@@ -396,26 +347,18 @@ def test_full_training(launched, minicpm):
     model_facts = facts.get("model") or {}
     require(not model_facts.get("peft") and model_facts.get("trainable") == model_facts.get("total"),
             f"全量模式没有训练全部权重：{model_facts}", f"Full mode did not train every weight: {model_facts}")
-    _losses_fall(facts, "full")
+    require_losses_fall(facts.get("losses"), f"{MODES['full']}：", "full: ")
     tokenizer, load = minicpm
-    records = fresh.dataset()
-    base, tuned = _judge_loss(load(), tokenizer, records), _judge_loss(_full_model(launched, minicpm), tokenizer, records)
-    require(tuned < 0.7 * base,
-            f"评分器算出的损失：训练前 {base:.3f}，训练后 {tuned:.3f}，没有明显下降。",
-            f"The grader's own loss: {base:.3f} before training, {tuned:.3f} after: it did not fall enough.")
+    require_learned(load(), _full_model(launched, minicpm), _examples(tokenizer),
+                    "评分器算出的损失", "The grader's own loss")
 
 
 def _check_answer(model, minicpm, inspected, mode: str) -> None:
     tokenizer, load = minicpm
     identity = fresh.identity()
     prompt = _question_ids(inspected, tokenizer)
-    base_answer, answer = _answer(load(), tokenizer, prompt), _answer(model, tokenizer, prompt)
-    require(_similar(base_answer, identity) < MATCH,
-            "未训练的替身模型用你的提示词就已经能给出这个回答：回答必须来自训练。",
-            "The untrained stand-in already gives this answer with your prompt: the answer must come from training.")
-    require(_similar(answer, identity) >= MATCH,
-            f"{MODES[mode]}：训练后的模型回答 {answer[:120]!r}\n期望以此开头：{identity!r}",
-            f"{mode}: the trained model answered {answer[:120]!r}; expected it to start with {identity!r}.")
+    require_taught_answer(_answer(load(), tokenizer, prompt), _answer(model, tokenizer, prompt), identity,
+                          f"{MODES[mode]}：", f"{mode}: ")
 
 
 @check(10,

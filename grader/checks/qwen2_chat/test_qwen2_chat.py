@@ -87,9 +87,9 @@ def test_first_answer(chatted, session_plan, standin):
     shown = _answer_after(_messages(chatted, "turn0"), question)
     expected = _replay(_calls(chatted)[0], standin)
     require(shown.strip() == expected.strip(),
-            f"页面上的回答与模型生成的内容不同（是否带上了提示词？）。\n显示：{shown[:200]!r}\n应为：{expected[:200]!r}",
-            f"The answer on the page differs from the model's generation (is the prompt still in it?).\n"
-            f"shown: {shown[:200]!r}\nexpected: {expected[:200]!r}")
+            "页面上的回答与模型生成的内容不同（是否带上了提示词？）。",
+            "The answer on the page differs from the model's generation (is the prompt still in it?).",
+            expected=expected[:200], actual=shown[:200])
 
 
 def _edges_trimmed(chatml: str) -> str:
@@ -152,7 +152,8 @@ def test_loaded_once(chatted):
     require(loads["model"] == 1 and loads["tokenizer"] == 1,
             f"整个会话中模型加载了 {loads['model']} 次、分词器 {loads['tokenizer']} 次，应各 1 次。",
             f"Over the session the model was loaded {loads['model']} times and the tokenizer "
-            f"{loads['tokenizer']} times; once each is right.")
+            f"{loads['tokenizer']} times; once each is right.",
+            expected={"model": 1, "tokenizer": 1}, actual={"model": loads["model"], "tokenizer": loads["tokenizer"]})
 
 
 @check(15,

@@ -6,19 +6,19 @@ only compare what came back with what we compute ourselves from the same fresh i
 from __future__ import annotations
 
 import copy
-import difflib
 
 import pytest
 
 import fixtures
-from grader.checks.adapter_data import attach_lora, read_lora_config, read_safetensors
-from grader.checks.process_func import encodings, prompt_len, require_exact_prompt, require_label_mask, show
+from grader.checks.adapter_data import LORA_TARGETS, attach_lora, read_lora_config, read_safetensors
+from grader.checks.finetune import (MATCH, require_learned, require_losses_fall, require_taught_answer, similarity,
+                                    supervised)
+from grader.checks.process_func import (encodings, prompt_len, require_attention_mask, require_exact_prompt,
+                                        require_label_mask, show, student_max_length)
 from grader.checks.qwen2_lora.fresh import QUESTION, chatml_prompt, expected_parts
 from grader.checks.replay import checked_call, replay
 from grader.plugin import check, require
 
-SEVEN = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
-MATCH = 0.9  # similarity of an answer's start to the taught identity (difflib ratio)
 MAX_JUDGE_TOKENS = 384  # the tutorial's MAX_LENGTH: the judge measures the loss on as much
 
 
@@ -60,10 +60,6 @@ def _distinct_records(records, limit: int = 16) -> list[dict]:
             seen.add(key)
             out.append(r)
     return out[:limit]
-
-
-def _similar(text: str, target: str) -> float:
-    return difflib.SequenceMatcher(None, text.strip()[:len(target)], target.strip()).ratio()
 
 
 # ---------------------------------------------------------------- records
@@ -141,21 +137,7 @@ def test_label_mask(inspected, real_tokenizer, fresh_records):
        hint_zh="结束符也需要被关注：为它补一个 1。",
        hint_en="The end token is attended to as well: add a 1 for it.")
 def test_attention_mask(inspected, real_tokenizer, fresh_records):
-    short, long = _encodings(inspected, real_tokenizer, fresh_records)
-    for record, enc, prompt, response, _end in short:
-        # an empty encoding is "all ones" too: the lists must at least hold the response (the
-        # prompt's own length is the prompt check's business)
-        require(len(enc["input_ids"]) > len(response),
-                f"input_ids 只有 {len(enc['input_ids'])} 个 token，连回答（{len(response)} 个）都装不下。",
-                f"input_ids holds {len(enc['input_ids'])} tokens, not even the response's {len(response)}.")
-    for record, enc, *_ in short + [long]:
-        n = len(enc["input_ids"])
-        require(len(enc["attention_mask"]) == n and len(enc["labels"]) == n,
-                f"input_ids、attention_mask、labels 长度不同：{n}、{len(enc['attention_mask'])}、{len(enc['labels'])}",
-                f"input_ids, attention_mask and labels differ in length: {n}, {len(enc['attention_mask'])}, "
-                f"{len(enc['labels'])}")
-        require(all(x == 1 for x in enc["attention_mask"]),
-                "attention_mask 里有不是 1 的值。", "attention_mask holds values other than 1.")
+    require_attention_mask(*_encodings(inspected, real_tokenizer, fresh_records))
 
 
 @check(5,
@@ -164,9 +146,7 @@ def test_attention_mask(inspected, real_tokenizer, fresh_records):
        hint_zh="拼好三个列表后，把它们都截断到 MAX_LENGTH。",
        hint_en="After building the three lists, cut each of them to MAX_LENGTH.")
 def test_truncation(inspected, real_tokenizer, fresh_records):
-    max_length = inspected.value("constants").get("MAX_LENGTH")
-    require(isinstance(max_length, int) and 64 <= max_length <= 32768,
-            "train.py 里需要整数 MAX_LENGTH（教程是 384）。", "train.py needs an integer MAX_LENGTH (the tutorial uses 384).")
+    max_length = student_max_length(inspected, 384)
     _, (record, enc, prompt, response, end) = _encodings(inspected, real_tokenizer, fresh_records)
     full = prompt + response + [end]
     assert len(full) > max_length, "the judge's long record must exceed MAX_LENGTH"
@@ -188,8 +168,9 @@ def test_lora_targets(inspected):
     cfg = inspected.value("lora_config")
     targets = cfg.get("target_modules")
     targets = {targets} if isinstance(targets, str) else set(targets or [])
-    require(targets == SEVEN, f"target_modules 是 {sorted(targets)}，缺少 {sorted(SEVEN - targets)}。",
-            f"target_modules is {sorted(targets)}; missing {sorted(SEVEN - targets)}, extra {sorted(targets - SEVEN)}.")
+    require(targets == LORA_TARGETS, f"target_modules 缺少 {sorted(LORA_TARGETS - targets)}。",
+            f"target_modules misses {sorted(LORA_TARGETS - targets)}, has extra {sorted(targets - LORA_TARGETS)}.",
+            expected=sorted(LORA_TARGETS), actual=sorted(targets))
 
 
 @check(5,
@@ -243,19 +224,6 @@ def test_adapter_saved(trained):
             "adapter_model.safetensors holds no lora_A / lora_B weights.")
 
 
-def _judge_loss(model, tokenizer, records, system) -> float:
-    """Mean loss over the responses of ``records``, computed by the judge on its own stand-in."""
-    import torch
-    losses = []
-    for record in records:
-        prompt, response, end = expected_parts(tokenizer, record, system)
-        ids = (prompt + response + [end])[:MAX_JUDGE_TOKENS]
-        labels = ([-100] * len(prompt) + response + [end])[:MAX_JUDGE_TOKENS]
-        with torch.no_grad():
-            losses.append(model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss.item())
-    return sum(losses) / len(losses)
-
-
 @check(10,
        zh="在评分配置下真实训练一小段，损失下降（评分器也会自己计算）",
        en="A short real training run (grading profile) makes the loss fall, as the grader measures it too",
@@ -266,25 +234,16 @@ def _judge_loss(model, tokenizer, records, system) -> float:
                "the loss on your records itself, with and without your adapter.",
        depends=(test_adapter_saved,))
 def test_training_loss_falls(inspected, trained, standin):
-    summary = trained.value("train")
-    losses = summary.get("losses") or []
-    require(len(losses) >= 5, f"只记录到 {len(losses)} 个损失值：训练真的运行了吗？",
-            f"Only {len(losses)} loss values were logged: did training really run?")
-    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
-    require(last < 0.5 * first, f"损失没有明显下降：开始 {first:.3f}，最后 {last:.3f}。",
-            f"The loss did not fall enough: {first:.3f} at the start, {last:.3f} at the end.")
+    require_losses_fall(trained.value("train").get("losses"))
     # The logged curve is the sandbox's claim; the adapter is data. Measure it ourselves.
     records = _distinct_records(inspected.value("records"))
     require(records, "没有可用的训练记录。", "There are no usable training records.")
     tokenizer, load = standin
     system = _system_prompt(inspected)
-    base = _judge_loss(load(), tokenizer, records, system)
-    tuned = _judge_loss(attach_lora(copy.deepcopy(load()), trained.result.out_dir / "adapter"),
-                        tokenizer, records, system)
-    require(tuned < 0.7 * base,  # a real run ends far lower; an untouched adapter at 1.0
-            f"评分器在你的记录上算出的损失：基座模型 {base:.3f}，加上你的 adapter {tuned:.3f}，没有明显下降。",
-            f"The grader's own loss on your records: {base:.3f} for the base model, {tuned:.3f} with your "
-            f"adapter: it did not fall enough, so the adapter did not learn your records.")
+    examples = [supervised(*expected_parts(tokenizer, r, system), limit=MAX_JUDGE_TOKENS) for r in records]
+    require_learned(load(), attach_lora(copy.deepcopy(load()), trained.result.out_dir / "adapter"), examples,
+                    "评分器在你的记录上算出的损失（基座模型 / 加上你的 adapter）",
+                    "The grader's own loss on your records (base model / with your adapter)")
 
 
 @check(15,
@@ -306,15 +265,8 @@ def test_judge_answer(inspected, trained, standin):
             out = model.generate(**prompt, do_sample=False, max_new_tokens=budget)
         return tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
 
-    base_answer = generate(load())
-    tuned_answer = generate(attach_lora(copy.deepcopy(load()), trained.result.out_dir / "adapter"))
-    require(_similar(base_answer, identity) < MATCH,
-            "未训练的基座模型已经能给出这个回答：请教它一个有意义的身份。",
-            "The untrained base model already gives this answer: teach a real identity.")
-    require(_similar(tuned_answer, identity) >= MATCH,
-            f"加载你的 adapter 后，模型回答：{tuned_answer[:120]!r}\n期望以此开头：{identity[:120]!r}",
-            f"With your adapter the model answered {tuned_answer[:120]!r}; expected it to start with "
-            f"{identity[:120]!r}.")
+    require_taught_answer(generate(load()), generate(attach_lora(copy.deepcopy(load()), trained.result.out_dir / "adapter")),
+                          identity, "加载你的 adapter 后，", "With your adapter, ")
 
 
 @check(10,
@@ -341,10 +293,9 @@ def test_student_answer(inspected, trained, standin):
                                                    trained.result.out_dir / "adapter"))
     # exactly the model's text: no prompt, no special-token text (<|im_end|>), whatever MATCH allows
     require(answer.strip() == expected.strip(),
-            f"你的 answer() 返回的文字与模型生成的不同（是否没有 skip_special_tokens=True？）。\n返回：{answer[:200]!r}\n"
-            f"应为：{expected[:200]!r}",
-            f"The text your answer() returned differs from what the model generated (decoded without "
-            f"skip_special_tokens=True?).\nreturned: {answer[:200]!r}\nexpected: {expected[:200]!r}")
-    require(_similar(answer, identity) >= MATCH,
-            f"你的 answer() 返回：{answer[:120]!r}\n期望以此开头：{identity[:120]!r}",
-            f"Your answer() returned {answer[:120]!r}; expected it to start with {identity[:120]!r}.")
+            "你的 answer() 返回的文字与模型生成的不同（是否没有 skip_special_tokens=True？）。",
+            "The text your answer() returned differs from what the model generated (decoded without "
+            "skip_special_tokens=True?).", expected=expected[:200], actual=answer[:200])
+    require(similarity(answer, identity) >= MATCH,
+            "你的 answer() 返回的回答与教给模型的身份不一致。", "Your answer() does not start with the identity taught.",
+            expected=identity[:160], actual=answer[:160])
