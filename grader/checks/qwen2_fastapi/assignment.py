@@ -1,0 +1,27 @@
+"""qwen2_fastapi: the course's "FastApi 部署调用" chapter for Qwen2-7B-Instruct, with chat history."""
+from grader.assignments import Assignment, Grading, TimeLimit
+
+ASSIGNMENT = Assignment(
+    name="qwen2_fastapi",
+    zh="Qwen2-7B-Instruct 的 FastAPI 接口（带对话历史）",
+    en="A FastAPI endpoint for Qwen2-7B-Instruct, with chat history",
+    order=40,
+    files=("api.py",),
+    notebooks={"api.py": "script"},   # run whole, as `python api.py`
+    probe="qwen2_fastapi_probe.py",
+    fixtures=("qwen2-7b-instruct-standin",),
+    time_limits={
+        # the whole run: start-up (the model load counts) and every request
+        "serve": TimeLimit(240, "start-up and all requests", "启动和全部请求"),
+        # each request within it, so a hung endpoint fails in a minute, not at the end of `serve`
+        "request": TimeLimit(60, "a request", "每个请求", runs=0),
+    },
+    grading={"cpu": Grading(
+        # a random stand-in seldom ends an answer by itself: each one ends with <|im_end|> after this
+        # many new tokens (drawn per request), so an answer that keeps its special tokens shows
+        overrides={"answer_tokens": (8, 48)},
+        note_en="each answer of the stand-in ends with <|im_end|> after 8 to 48 tokens drawn at random; "
+                "the judge replays the same",
+        note_zh="替身小模型的每个回答在随机的 8 到 48 个 token 之后以 <|im_end|> 结束；评分器按同样方式重放")},
+    pip=("fastapi==0.165.0", "uvicorn==0.55.0"),
+)
