@@ -50,7 +50,7 @@ def test_symlinked_adapter_to_a_host_file_is_refused(tmp_path):
     ({**GOOD_CONFIG, "r": 10 ** 9}, "out of range"),
     ({**GOOD_CONFIG, "lora_alpha": "32; import os"}, "out of range"),
     ({**GOOD_CONFIG, "peft_type": "PROMPT_TUNING"}, "not a LoRA config"),
-    ([1, 2, 3], "not a LoRA config"),
+    ([1, 2, 3], "must hold a JSON object"),
 ])
 def test_poisoned_adapter_config_fails_cleanly(tmp_path, config, why):
     write_config(tmp_path, config)
