@@ -441,9 +441,16 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> Sandb
     reader.start()
     timed_out = False
     try:
-        proc.wait(timeout=limits.wall_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        # a refused fork ends the run at once: a fork storm held at its ceiling would otherwise
+        # burn the cores until the time limit, and the report says which limit it hit either way
+        while not cgroups.hit("pids"):
+            try:
+                proc.wait(timeout=min(0.5, max(0.0, started + limits.wall_s - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= started + limits.wall_s:
+                    timed_out = True
+                    break
     finally:
         _kill_group(proc.pid)   # also reaps anything the code left behind in its group
         proc.wait()
