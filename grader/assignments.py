@@ -40,7 +40,7 @@ class Assignment:
     order: int                      # reports and `grader run` take assignments in this order
     files: tuple[str, ...]          # what a submission holds
     probe: str                      # grader/probes/<probe>, run in the sandbox by the checks
-    fixtures: tuple[str, ...]       # fixture recipes it needs (fixtures/recipes/<name>.py)
+    fixtures: tuple[str, ...]       # fixture recipes it needs under every profile (fixtures/recipes/<name>.py)
     time_limits: dict[str, TimeLimit]
     # profile name -> the grading overrides the checks apply under it (lr and epochs for a stand-in,
     # say), and a sentence for the report; a profile not named here cannot grade this assignment
@@ -48,27 +48,34 @@ class Assignment:
     # the files an X.ipynb may stand in for, and how the probe uses them: "module" (imported: only its
     # definitions are kept) or "script" (run whole); grader/probes/notebooks.py
     notebooks: dict[str, str] = field(default_factory=dict)
+    # the models its checks and the student's code load, by modelscope id: the sandbox shows each one
+    # where the course keeps it (/root/autodl-tmp/<id>), and a class run can share the judge's loads
+    models: tuple[str, ...] = ()
+    # the base models the judge evaluates through grader/judge_service.py (the `judge` fixture): a
+    # class run loads each one once and shares it between its students
+    judge_models: tuple[str, ...] = ()
     pip: tuple[str, ...] = ()       # requirements beyond the grader's own (pyproject.toml)
     apt: tuple[str, ...] = ()       # Debian packages its probe or checks need
 
-    def limits(self) -> dict[str, float]:
-        """Seconds per limit, with the environment's overrides."""
+    def limits(self, profile: str = "cpu") -> dict[str, float]:
+        """Seconds per limit under ``profile`` (its Grading may set its own), with the environment's overrides."""
+        scaled = self.grading[profile].limits if profile in self.grading else {}
         out = {}
         for name, limit in self.time_limits.items():
             raw = os.environ.get(f"GRADER_{name.upper()}_TIMEOUT_S")
             try:
-                out[name] = float(raw) if raw else limit.seconds
+                out[name] = float(raw) if raw else float(scaled.get(name, limit.seconds))
             except ValueError:
                 raise AssignmentError(f"GRADER_{name.upper()}_TIMEOUT_S={raw!r} is not a number of seconds") from None
         return out
 
-    def budget_s(self) -> float:
+    def budget_s(self, profile: str = "cpu") -> float:
         """The longest one grading of this assignment may take (every limit spent, plus set-up)."""
-        limits = self.limits()
+        limits = self.limits(profile)
         return sum(limits[n] * limit.runs for n, limit in self.time_limits.items()) + 600
 
-    def describe_limits(self) -> str:
-        limits = self.limits()
+    def describe_limits(self, profile: str = "cpu") -> str:
+        limits = self.limits(profile)
         return ", ".join(f"{name} {limits[name]:.0f} s{' ' + limit.per_en if limit.per_en else ''}"
                          for name, limit in self.time_limits.items())
 
@@ -82,9 +89,18 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Grading:
+    """What the checks change under one profile."""
     overrides: dict = field(default_factory=dict)
     note_en: str = ""
     note_zh: str = ""
+    limits: dict[str, float] = field(default_factory=dict)   # seconds, where this profile needs other limits
+    fixtures: tuple[str, ...] = ()   # recipes this profile needs besides the assignment's own
+    # merged over ``overrides`` where the profile's model is a stand-in with random weights
+    # (grader.profiles.STANDIN_MARKER): what makes it learn in a short run
+    standin_overrides: dict = field(default_factory=dict)
+
+    def overrides_for(self, standin: bool) -> dict:
+        return {**self.overrides, **self.standin_overrides} if standin else dict(self.overrides)
 
 
 @cache
@@ -116,9 +132,14 @@ def get(name: str) -> Assignment:
         raise AssignmentError(f"unknown assignment {name!r}; choose from {', '.join(names())} / 未知作业") from None
 
 
-def needs(kind: str, chosen: tuple[str, ...] | None = None) -> list[str]:
-    """The pip requirements or apt packages ("pip" or "apt") of the chosen assignments (all by default)."""
+def needs(kind: str, chosen: tuple[str, ...] | None = None, profile: str | None = None) -> list[str]:
+    """The pip requirements, apt packages or fixture recipes ("pip", "apt", "fixtures") of the chosen
+    assignments (all by default); with ``profile``, the fixtures that profile adds too."""
     out: list[str] = []
     for name in chosen or names():
-        out += [n for n in getattr(get(name), kind) if n not in out]
+        declared = get(name)
+        wanted = list(getattr(declared, kind))
+        if kind == "fixtures" and profile in declared.grading:
+            wanted += declared.grading[profile].fixtures
+        out += [n for n in wanted if n not in out]
     return out

@@ -123,18 +123,19 @@ class LocalExecutor:
         self.workers = max(1, workers)
         self.gpus = gpus or []
 
-    def run(self, units):
-        """Yield (unit, result JSON or the exception) as each finishes."""
+    def run(self, units, judges=None):
+        """Yield (unit, result JSON or the exception) as each finishes. ``judges``: the run's shared
+        judge services (grader/judge_service.py), one per base model and GPU."""
         free_gpus = queue.Queue()
         for gpu in self.gpus:
             free_gpus.put(gpu)
 
         def work(unit):
             if not self.gpus:
-                return grade_unit(unit)
+                return grade_unit(unit, env=judges.env() if judges else None)
             gpu = free_gpus.get()
             try:
-                return grade_unit(unit, env={"CUDA_VISIBLE_DEVICES": str(gpu)})
+                return grade_unit(unit, env={**(judges.env(gpu) if judges else {}), "CUDA_VISIBLE_DEVICES": str(gpu)})
             finally:
                 free_gpus.put(gpu)
 
@@ -165,7 +166,9 @@ class RayExecutor:
         # Each unit drives a 2-thread sandbox at a time: reserve two CPUs, or one GPU under a GPU profile.
         self.options = {"num_gpus": gpus_per_unit} if gpus_per_unit else {"num_cpus": 2}
 
-    def run(self, units):
+    def run(self, units, judges=None):
+        """``judges`` is not used: a Ray task may run on another node, so each unit's judge loads its
+        own base models there."""
         ray = self.ray
         task = ray.remote(grade_unit).options(**self.options, max_retries=0)
         pending = {task.remote(u): u for u in units}
@@ -249,6 +252,18 @@ class Progress:
 
 # ---------------------------------------------------------------- the class run
 
+def shared_judges(profile_name: str, assignments: tuple[str, ...]):
+    """The judge services a class run shares between its students: one per base model the assignments'
+    judges evaluate (their declarations' judge_models), started when a unit first needs one."""
+    from grader import assignments as registry
+    from grader.judge_service import SharedJudges
+    from grader.profiles import get_profile
+
+    profile = get_profile(profile_name)
+    models = {m: profile.model(m) for a in assignments for m in registry.get(a).judge_models}
+    return SharedJudges(models, profile.device, profile.dtype)
+
+
 def find_students(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
                   and not p.is_symlink())
@@ -284,8 +299,9 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
               f"(--force regrades) / 已评分的提交将被跳过", file=stream, flush=True)
     errors: dict[str, str] = {}
     progress = Progress(len(units), len(results), stream)
+    judges = shared_judges(profile_name, assignments) if todo and executor.name == "local" else None
     try:
-        for unit, outcome in executor.run(todo):
+        for unit, outcome in executor.run(todo, judges):
             name = unit.student.name
             if isinstance(outcome, BaseException):
                 errors[name] = f"{type(outcome).__name__}: {outcome}"
@@ -297,6 +313,12 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
             progress.update(name, f"{result.score:g}/{result.max_score:g} ({result.execution_time:.0f} s)", failed)
     finally:
         progress.close()
+        if judges is not None:
+            for model, stats in judges.stats().items():
+                print(f"judge: {model}: {stats['loads']} base load(s) for {stats['requests']} requests, "
+                      f"{stats['evaluations']} with a student's adapter / 基座模型加载 {stats['loads']} 次",
+                      file=stream, flush=True)
+            judges.close()
     ordered = [results[u.student.name] for u in units if u.student.name in results]
     render_class(ordered, out_dir / "index.html", errors=errors)
     write_grades_csv(ordered, out_dir / "grades.csv")

@@ -4,6 +4,7 @@ authors), gradescope-bundle, stubs, fixtures, needs. The assignments are the dec
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,34 @@ def _assignments(args) -> tuple[str, ...] | None:
         print(f"error: unknown assignment {sorted(unknown)}; choose from {', '.join(known)} / 未知作业",
               file=sys.stderr)
         return None
-    return tuple(a for a in known if a in args.assignment) if args.assignment else known
+    chosen = tuple(a for a in known if a in args.assignment) if args.assignment else known
+    profile = getattr(args, "profile", "cpu")
+    cannot = [a for a in chosen if profile not in assignments.get(a).grading]
+    if cannot:
+        print(f"error: {', '.join(cannot)} cannot be graded under the profile {profile!r} (its declaration, "
+              f"grader/checks/<name>/assignment.py, names the profiles it supports) / 该作业不支持此评分配置",
+              file=sys.stderr)
+        return None
+    return chosen
+
+
+def _models_ready(args, assignments: tuple[str, ...]) -> bool:
+    """Under a GPU profile every model the assignments load must be in the cache before any grading
+    starts (else each student would fail the same way); the error names the folder and the fix."""
+    from grader import assignments as registry
+    from grader.profiles import ModelNotFound, get_profile
+
+    profile = get_profile(args.profile)
+    if profile.device == "cpu":
+        return True
+    try:
+        for name in assignments:
+            for model_id in registry.get(name).models:
+                profile.model(model_id)
+    except ModelNotFound as exc:
+        print(exc, file=sys.stderr)
+        return False
+    return True
 
 
 def _policy(args):
@@ -68,6 +96,8 @@ def cmd_run(args) -> int:
     if assignments is None or policy is None:
         return 2
     _ensure_fixtures(assignments)
+    if not _models_ready(args, assignments):
+        return 2
     out = Path(args.out).resolve()
     metadata = Path(args.metadata) if args.metadata else None
     with tempfile.TemporaryDirectory(prefix="grader-upload-") as scratch:
@@ -105,6 +135,8 @@ def cmd_check(args) -> int:
     if not args.assignment and path.name in assignments:   # run from inside qwen2_lora/
         assignments = (path.name,)
     _ensure_fixtures(assignments)
+    if not _models_ready(args, assignments):
+        return 2
     with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
         root = one_submission(path, assignments, Path(scratch))
         if root is None:
@@ -204,16 +236,18 @@ def cmd_fixtures(args) -> int:
     assignments = _assignments(args)
     if assignments is None:
         return 2
-    _ensure_fixtures(assignments, Path(args.dest) if args.dest else None)
+    _ensure_fixtures(assignments, Path(args.dest) if args.dest else None, profile=args.profile)
     return 0
 
 
-def _ensure_fixtures(assignments: tuple[str, ...], dest: Path | None = None) -> None:
-    """Build (or find up to date: a stamp check) the fixtures the assignments declare."""
+def _ensure_fixtures(assignments: tuple[str, ...], dest: Path | None = None, profile: str | None = None) -> None:
+    """Build (or find up to date: a stamp check) the fixtures the assignments declare; with
+    ``profile``, the ones that profile adds (the gpu profile's stand-ins with the real shapes: only
+    on request, as `grader fixtures --profile gpu`, never as a side effect of grading)."""
     import fixtures
     from grader import assignments as registry
 
-    fixtures.build(registry.needs("fixtures", assignments), dest)
+    fixtures.build(registry.needs("fixtures", assignments, profile=profile), dest)
 
 
 def cmd_needs(args) -> int:
@@ -227,12 +261,19 @@ def cmd_needs(args) -> int:
     return 0
 
 
+def profile_option(p, help_text: str = "grading profile (default: cpu)") -> None:
+    from grader.profiles import PROFILES
+    p.add_argument("--profile", default="cpu", choices=tuple(PROFILES), help=help_text)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="grader", description="Grade LLM course homework in a sandbox / 大模型课程作业自动评分")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p, course=True):
-        p.add_argument("--profile", default="cpu", help="grading profile (default: cpu)")
+        profile_option(p)
+        p.add_argument("--models", help="the gpu profile's modelscope cache holding the real models "
+                                        "(default: $GRADER_MODELS, else the stand-ins of `grader fixtures --profile gpu`)")
         p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
         if course:
             p.add_argument("--course", help="course policy: points, visibility, due dates (course.toml)")
@@ -264,6 +305,7 @@ def main(argv=None) -> int:
     stubs.set_defaults(func=cmd_stubs)
     fx = sub.add_parser("fixtures", help="build the stand-in models and tokenizers the assignments need")
     fx.add_argument("--dest")
+    profile_option(fx, "also the stand-ins this profile needs (gpu: the real models' shapes, random weights)")
     fx.add_argument("--assignment", action="append", help="only what this assignment needs (repeatable)")
     fx.set_defaults(func=cmd_fixtures)
     nd = sub.add_parser("needs", help="the pip requirements or apt packages the assignments declare")
@@ -271,6 +313,13 @@ def main(argv=None) -> int:
     nd.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     nd.set_defaults(func=cmd_needs)
     args = parser.parse_args(argv)
+    if getattr(args, "models", None):
+        models = Path(args.models).expanduser().resolve()
+        if not models.is_dir():
+            print(f"error: --models {models} is not a folder: give the modelscope cache that holds the models "
+                  f"(its qwen/Qwen2-7B-Instruct ...) / --models 不是文件夹", file=sys.stderr)
+            return 2
+        os.environ["GRADER_MODELS"] = str(models)   # every child (pytest, the sandbox's set-up) reads it
     if args.command == "gradescope-bundle":
         args.assignment = [args.assignment_name]
     return args.func(args)

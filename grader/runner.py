@@ -20,7 +20,7 @@ from grader import assignments as registry
 from grader.course import CoursePolicy, apply_policy, submission_time
 from grader.profiles import get_profile
 from grader.results import AssignmentResult, CheckResult, SubmissionResult, dump
-from grader.sandbox import Limits, MODE_DESCRIPTIONS, detect_mode, private_mounts_possible
+from grader.sandbox import MODE_DESCRIPTIONS, detect_mode, private_mounts_possible
 
 CHECKS = Path(__file__).resolve().parent / "checks"
 
@@ -45,7 +45,7 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
             # (grader.sandbox.disk_capped), and they vanish with it even if pytest is killed.
             argv = ["unshare", "--mount", "--propagation", "private", "--", *argv]
             env["GRADER_PRIVATE_MOUNTS"] = "1"
-        budget = declared.budget_s()
+        budget = declared.budget_s(profile_name)
         try:
             proc = subprocess.run(argv, cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                                   text=True, timeout=budget)
@@ -102,8 +102,8 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
     result = SubmissionResult(
         student=submission.name, assignments=results, profile=profile.name,
         profile_description="; ".join([profile.description, *notes]), sandbox=MODE_DESCRIPTIONS[detect_mode()],
-        limits="time: " + "; ".join(f"{a.name}: {a.describe_limits()}" for a in declared)
-               + f"; {Limits().describe(disk_is_capped=private_mounts_possible())}", grader_version=__version__,
+        limits="time: " + "; ".join(f"{a.name}: {a.describe_limits(profile.name)}" for a in declared)
+               + f"; {profile.limits().describe(disk_is_capped=private_mounts_possible())}", grader_version=__version__,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         execution_time=time.monotonic() - started, cache_key=cache_key)
     apply_policy(result, policy, submission_time(submission, metadata))

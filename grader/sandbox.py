@@ -31,6 +31,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.gpu import Gpu
 
 NOBODY = 65534
 PROBES_DIR = Path(__file__).resolve().parent / "probes"
@@ -47,13 +51,14 @@ def _env_number(name: str, default: float, scale: int = 1) -> int:
     return int(float(value) * scale) if value else int(default)
 
 
-def _default_memory() -> int:
-    """8 GiB, or three quarters of this machine's memory when it has less (a CI runner)."""
+def default_memory(cap: int = 8 * 1024 ** 3) -> int:
+    """``cap`` (8 GiB), or three quarters of this machine's memory when it has less (a CI runner);
+    GRADER_MEMORY_LIMIT_MB overrides both."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         total = 16 * 1024 ** 3
-    return _env_number("GRADER_MEMORY_LIMIT_MB", min(8 * 1024 ** 3, total * 3 // 4), 1024 ** 2)
+    return _env_number("GRADER_MEMORY_LIMIT_MB", min(cap, total * 3 // 4), 1024 ** 2)
 
 
 @dataclass
@@ -64,7 +69,7 @@ class Limits:
     max_output_bytes: int = 256 * 1024      # what is kept of stdout+stderr
     max_file_bytes: int = 2 * 1024 ** 3     # RLIMIT_FSIZE: no single file larger
     max_processes: int = field(default_factory=lambda: _env_number("GRADER_PROCESS_LIMIT", 1024))
-    memory_bytes: int = field(default_factory=_default_memory)
+    memory_bytes: int = field(default_factory=default_memory)
     disk_bytes: int = field(default_factory=lambda: _env_number("GRADER_DISK_LIMIT_MB", 4 * 1024 ** 3, 1024 ** 2))
     max_files: int = 200_000                # inodes of the size-capped tmpfs
     # OpenMP threads of the code; fewer when several sandboxes share the cores (spinning threads
@@ -275,8 +280,9 @@ class Sandbox:
     """One place that knows how to start a probe over a copy of a submission folder."""
 
     def __init__(self, *, ro_paths: list[Path], env: dict[str, str], limits: Limits | None = None,
-                 mode: str | None = None, course_models: dict[str, Path] | None = None):
+                 mode: str | None = None, course_models: dict[str, Path] | None = None, gpu: Gpu | None = None):
         self.mode = mode or detect_mode()
+        self.gpu = gpu   # the unit's own GPU (grader/gpu.py), the only one the code inside can open
         # Paths the student code may read, bound read-only at the same path inside.
         self.ro_paths = [Path(p).resolve() for p in ro_paths if Path(p).exists()]
         # The models where the course's machines keep them (/root/autodl-tmp/qwen/Qwen2-7B-Instruct):
@@ -332,6 +338,7 @@ class Sandbox:
             "HF_HUB_DISABLE_TELEMETRY": "1", "DISABLE_TELEMETRY": "1",
             "MPLCONFIGDIR": "/tmp/mpl", "TRITON_CACHE_DIR": "/tmp/triton",
             **self.env,
+            **(self.gpu.env() if self.gpu else {}),
         }
         python = [sys.executable, "-s"]   # -s: no user site-packages (HOME is the student's)
         if self.mode == "process":
@@ -371,7 +378,7 @@ class Sandbox:
             argv += _parent_dirs(inside, made)
             argv += ["--ro-bind", str(src), inside]
         argv += ["--bind", str(copy), INSIDE_SUBMISSION, "--bind", str(out), INSIDE_OUT,
-                 "--dev", "/dev", "--proc", "/proc",
+                 "--dev", "/dev", *(self.gpu.bwrap_args() if self.gpu else []), "--proc", "/proc",
                  "--chdir", INSIDE_SUBMISSION, "--clearenv"]
         for key, value in env.items():
             argv += ["--setenv", key, value]

@@ -112,8 +112,13 @@ def test_gpu_profile_gives_each_unit_one_gpu_at_a_time(monkeypatch, tmp_path):
     assert executor.gpus == [0, 1] and executor.workers == 2
     held, lock, seen = set(), threading.Lock(), []
 
+    class Judges:   # the run's judge services: each unit reaches the one on its own GPU
+        def env(self, gpu=None):
+            return {"GRADER_JUDGE_SERVICES": f"service on GPU {gpu}"}
+
     def fake_grade_unit(unit, env=None):
         gpu = env["CUDA_VISIBLE_DEVICES"]
+        assert env["GRADER_JUDGE_SERVICES"] == f"service on GPU {gpu}"
         with lock:
             assert gpu not in held, "two units on one GPU"
             held.add(gpu)
@@ -125,7 +130,7 @@ def test_gpu_profile_gives_each_unit_one_gpu_at_a_time(monkeypatch, tmp_path):
 
     monkeypatch.setattr(classrun, "grade_unit", fake_grade_unit)
     units = [classrun.Unit(tmp_path / f"s{i}", tmp_path / "out", "gpu", CHAT, key="") for i in range(6)]
-    done = list(executor.run(units))
+    done = list(executor.run(units, Judges()))
     assert len(done) == 6 and set(seen) == {"0", "1"}
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     monkeypatch.setattr(classrun, "visible_gpus", lambda: [])

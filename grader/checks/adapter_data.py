@@ -6,6 +6,7 @@ check their size and shape, and build the LoraConfig ourselves from the fields w
 """
 from __future__ import annotations
 
+import contextlib
 import struct
 from pathlib import Path
 
@@ -54,19 +55,34 @@ def read_safetensors(folder: Path, name: str = "adapter_model.safetensors") -> d
 
 
 def attach_lora(base_model, folder: Path):
-    """The judge's own LoRA wrapper around ``base_model`` with the student's tensors loaded."""
+    """The judge's own LoRA wrapper around ``base_model`` (changed in place) with the student's tensors
+    loaded. A student's adapter that does not fit leaves ``base_model`` as it was."""
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
 
     cfg = read_lora_config(folder)
     tensors = read_safetensors(folder)
-    model = get_peft_model(base_model, LoraConfig(task_type="CAUSAL_LM", inference_mode=True, **cfg))
-    result = set_peft_model_state_dict(model, tensors)
-    lora_keys = [k for k in tensors if "lora_" in k]
-    if not lora_keys:
+    if not any("lora_" in k for k in tensors):
         fail("adapter 里没有 LoRA 权重。", "The adapter holds no LoRA weights.")
-    unexpected = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
-    if unexpected:
-        fail(f"adapter 的权重和模型对不上：{unexpected[:3]}",
-             f"The adapter's tensors do not fit the model: {unexpected[:3]}")
+    model = get_peft_model(base_model, LoraConfig(task_type="CAUSAL_LM", inference_mode=True, **cfg))
+    try:
+        result = set_peft_model_state_dict(model, tensors)
+        unexpected = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
+        if unexpected:
+            fail(f"adapter 的权重和模型对不上：{unexpected[:3]}",
+                 f"The adapter's tensors do not fit the model: {unexpected[:3]}")
+    except BaseException:
+        model.unload()
+        raise
     model.eval()
     return model
+
+
+@contextlib.contextmanager
+def attached_lora(base_model, folder: Path):
+    """``attach_lora`` for the duration only: afterwards the LoRA layers are removed again (nothing
+    merged), so one base model serves every student's adapter without a copy."""
+    model = attach_lora(base_model, folder)
+    try:
+        yield model
+    finally:
+        model.unload()

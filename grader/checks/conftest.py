@@ -9,11 +9,14 @@ import pytest
 import fixtures
 from grader import assignments
 from grader.assignments import Assignment, Grading
+from grader.gpu import unit_gpu
+from grader.judge_service import evaluator_for
 from grader.profiles import Profile, get_profile
 from grader.sandbox import Sandbox, make_workdir, release_workdir
 
 # where the course's tutorials keep the models (snapshot_download(..., cache_dir='/root/autodl-tmp'))
 COURSE_MODEL_ROOT = "/root/autodl-tmp"
+QWEN_ID = "qwen/Qwen2-7B-Instruct"
 
 
 @pytest.fixture(scope="session")
@@ -29,9 +32,9 @@ def assignment(request) -> Assignment:
 
 
 @pytest.fixture(scope="session")
-def limits(assignment) -> dict[str, float]:
-    """Seconds per named time limit (the declaration's, or GRADER_<NAME>_TIMEOUT_S)."""
-    return assignment.limits()
+def limits(assignment, profile) -> dict[str, float]:
+    """Seconds per named time limit (the declaration's under the profile, or GRADER_<NAME>_TIMEOUT_S)."""
+    return assignment.limits(profile.name)
 
 
 @pytest.fixture(scope="session")
@@ -40,17 +43,25 @@ def grading(assignment, profile) -> Grading:
 
 
 @pytest.fixture(scope="session")
+def overrides(assignment, profile, grading) -> dict:
+    """The grading overrides for the models this machine holds: a stand-in with random weights
+    gets what makes it learn in a short run (the declaration's standin_overrides)."""
+    return grading.overrides_for(any(profile.is_standin(m) for m in assignment.models))
+
+
+@pytest.fixture(scope="session")
 def assignment_dir(request) -> Path:
     return Path(request.config.getoption("--submission")).resolve()
 
 
 @pytest.fixture(scope="session")
-def sandbox(profile) -> Sandbox:
+def sandbox(profile, assignment) -> Sandbox:
     cache = profile.model_cache
-    # every model of the grader's cache also where the course keeps it: /root/autodl-tmp/<model id>
-    models = {f"{COURSE_MODEL_ROOT}/{model.relative_to(cache)}": model
-              for model in sorted(cache.glob("*/*")) if (model / "config.json").is_file()} if cache.is_dir() else {}
-    return Sandbox(ro_paths=[fixtures.fixtures_dir()], course_models=models,
+    # the assignment's models also where the course keeps them: /root/autodl-tmp/<model id>
+    models = {f"{COURSE_MODEL_ROOT}/{model_id}": profile.model(model_id) for model_id in assignment.models}
+    # under a GPU profile: the unit's own GPU (a class run hands each unit one), and nothing else
+    gpu = None if profile.device == "cpu" else unit_gpu()
+    return Sandbox(ro_paths=[fixtures.fixtures_dir(), cache], course_models=models, gpu=gpu, limits=profile.limits(),
                    env={"MODEL_CACHE_DIR": str(cache), "MODELSCOPE_CACHE": str(cache),
                         "GRADER_MODEL_CACHE": str(cache), "GRADER_DEVICE": profile.device})
 
@@ -63,15 +74,10 @@ def workdir(assignment_dir):
 
 
 @pytest.fixture(scope="session")
-def standin(profile):
-    """The grader's own stand-in Qwen2 (trusted fixture, never student files): (tokenizer, load(dtype))."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    path = profile.model("qwen/Qwen2-7B-Instruct")
-    cache = {}
-
-    def load(dtype: str = "float32"):
-        if dtype not in cache:
-            cache[dtype] = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
-        return cache[dtype]
-    return AutoTokenizer.from_pretrained(path), load
+def judge(profile):
+    """The judge's own Qwen2 (the profile's model, never student files): (tokenizer, evaluator). The
+    evaluator gives losses and generations with or without a student's adapter; in a class run it is
+    the run's shared service, so the base model is loaded once per class (grader/judge_service.py)."""
+    from transformers import AutoTokenizer
+    path = profile.model(QWEN_ID)
+    return AutoTokenizer.from_pretrained(path), evaluator_for(path, profile.device, profile.judge_dtype())

@@ -20,7 +20,6 @@ import pytest
 from grader.checks import fresh_text
 from grader.checks.probe_run import run_probe
 from grader.plugin import require
-from grader.sandbox import Limits
 
 MATCH = 0.9           # similarity of an answer's start to the taught one (difflib ratio)
 LEARNED = 0.7         # the judge's loss with the student's weights must fall below this share of the base's
@@ -38,7 +37,7 @@ def start_probe_runs(sandbox, assignment, assignment_dir, workdir, jobs: dict, w
     then waits for the longest run only, and a submission that hangs costs one time limit, not two."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
         yield {mode: pool.submit(run_probe, sandbox, assignment, mode, assignment_dir, workdir / mode, given,
-                                 Limits(wall_s=wall))
+                                 wall)
                for mode, (given, wall) in jobs.items()}
 
 
@@ -58,14 +57,14 @@ def judge_loss(model, examples) -> float:
     losses = []
     for ids, labels in examples:
         with torch.no_grad():
-            losses.append(model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss.item())
+            losses.append(model(input_ids=torch.tensor([ids], device=model.device),
+                                labels=torch.tensor([labels], device=model.device)).loss.item())
     return sum(losses) / len(losses)
 
 
-def require_learned(base, tuned, examples, zh: str, en: str) -> None:
-    """The judge's own loss falls with the student's weights (a real run ends far lower; untouched
-    weights give the same loss). ``zh``/``en`` say what was measured; the values are appended."""
-    before, after = judge_loss(base, examples), judge_loss(tuned, examples)
+def require_learned(before: float, after: float, zh: str, en: str) -> None:
+    """The judge's own loss (``before``: the base; ``after``: with the student's weights) falls (a real
+    run ends far lower; untouched weights give the same loss). ``zh``/``en`` say what was measured."""
     require(after < LEARNED * before, f"{zh}：训练前 {before:.3f}，训练后 {after:.3f}，没有明显下降。",
             f"{en}: {before:.3f} before training, {after:.3f} after: it did not fall enough.",
             expected=f"< {LEARNED * before:.3f}", actual=f"{after:.3f}")

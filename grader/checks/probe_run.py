@@ -1,6 +1,7 @@
 """Run a probe in the sandbox and read back what it claims, for the checks of every assignment."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from grader.assignments import Assignment
 from grader.checks.student_data import read_json_object
 from grader.plugin import CheckFailed, fail, running_check, skip, stash
-from grader.sandbox import Limits, Sandbox, SandboxResult
+from grader.sandbox import Sandbox, SandboxResult
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 # what hooks/course_env.py may say it adapted (anything else a run claims is not shown)
@@ -61,12 +62,14 @@ class ProbeRun:
 
 
 def run_probe(sandbox: Sandbox, assignment: Assignment, mode: str, assignment_dir: Path, work: Path,
-              given: dict, limits: Limits) -> ProbeRun:
+              given: dict, wall_s: float) -> ProbeRun:
     """Write the judge's inputs, run the assignment's probe over a copy of the folder, parse its JSON
-    claim. The probe also gets the declaration's `notebooks` (which files a notebook may stand in for)."""
+    claim. The probe also gets the declaration's `notebooks` (which files a notebook may stand in for).
+    ``wall_s``: this run's time limit; the other limits are the sandbox's (the profile's)."""
     if not assignment_dir.is_dir():
         return ProbeRun(result=None, steps={}, missing_folder=assignment_dir.name)
-    result = sandbox.run_probe(assignment.probe, [mode], assignment_dir, work, limits=limits,
+    result = sandbox.run_probe(assignment.probe, [mode], assignment_dir, work,
+                               limits=dataclasses.replace(sandbox.limits, wall_s=wall_s),
                                inputs={**given, "notebooks": assignment.notebooks})
     run = ProbeRun(result=result, steps=_read_steps(result.out_dir / "result.json"))
     stash(RUNS, []).append(run)

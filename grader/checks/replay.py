@@ -18,13 +18,9 @@ def checked_call(call) -> dict:
     return call
 
 
-def replay(call: dict, tokenizer, model) -> str:
-    """The text ``model`` generates for the recorded call, prompt sliced off, special tokens skipped."""
-    import torch
+def replay(call: dict, tokenizer, evaluator, adapter=None) -> str:
+    """The text the judge's model (with ``adapter``, if given) generates for the recorded call: its
+    dtype, seed and arguments on one thread, as in the sandbox; prompt sliced off, special tokens skipped."""
     kwargs = {k: v for k, v in call["kwargs"].items() if k in REPLAY_KWARGS}
-    ids = torch.tensor([call["input_ids"]])
-    torch.set_num_threads(1)   # as in the sandbox: the same arithmetic, the same samples
-    torch.manual_seed(call["seed"])
-    with torch.no_grad():
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
-    return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+    new = evaluator.generate(call["input_ids"], kwargs, adapter=adapter, dtype=call["dtype"], seed=call["seed"])
+    return tokenizer.decode(new, skip_special_tokens=True)

@@ -12,6 +12,16 @@ CPU_OVERRIDES = {
            "fp16": False, "bf16": False, "dataloader_num_workers": 0, "warmup_steps": 0,
            "warmup_ratio": 0.0, "max_grad_norm": 1.0, "weight_decay": 0.0}
     for mode, lr, epochs in (("lora", 1e-2, 100), ("full", 5e-3, 20))}
+GPU_STEPS = 60
+# the real MiniCPM-2B on a GPU: a short run at usual fine-tuning rates, in the student's own precision
+GPU_OVERRIDES = {
+    mode: {"learning_rate": lr, "max_steps": GPU_STEPS, "num_train_epochs": 1, "seed": 42,
+           "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "logging_steps": 5,
+           "save_strategy": "no", "report_to": [], "disable_tqdm": True, "dataloader_num_workers": 0,
+           "warmup_steps": 0, "warmup_ratio": 0.0}
+    for mode, lr in (("lora", 1e-4), ("full", 1e-5))}
+# a random stand-in of MiniCPM-2B's shape: the tiny stand-in's rates (unmeasured on a GPU so far)
+GPU_STANDIN_OVERRIDES = {mode: {**GPU_OVERRIDES[mode], "learning_rate": lr} for mode, lr in (("lora", 1e-2), ("full", 5e-3))}
 # measured with these lr and epochs: a constant WarmupLR reached only 5.73 of 8.42 (LoRA), so
 # whatever scheduler the student chose (none, WarmupLR, WarmupCosineLR), grading uses this one
 SCHEDULER = {"type": "WarmupDecayLR",
@@ -26,11 +36,19 @@ ASSIGNMENT = Assignment(
     notebooks={"train.py": "module"},   # imported by the probe, run by train.sh as a script
     probe="minicpm_deepspeed_probe.py",
     fixtures=("minicpm-2b-standin", "deepspeed-ops"),
+    models=("OpenBMB/MiniCPM-2B-sft-fp32",),
     time_limits={"inspect": TimeLimit(180, "the quick probe", "快速检查"),
                  "deepspeed": TimeLimit(300, "a launch", "每次启动", runs=2)},   # LoRA, then full
     grading={"cpu": Grading(overrides={"modes": CPU_OVERRIDES, "scheduler": SCHEDULER},
                             note_en="DeepSpeed launches at lr 1e-2 x 100 epochs (LoRA) and 5e-3 x 20 (full), "
                                     "WarmupDecayLR",
-                            note_zh="DeepSpeed 训练使用 LoRA lr 1e-2、100 个 epoch，全参 5e-3、20 个 epoch，WarmupDecayLR")},
+                            note_zh="DeepSpeed 训练使用 LoRA lr 1e-2、100 个 epoch，全参 5e-3、20 个 epoch，WarmupDecayLR"),
+             # the student's own precision and device_map on the GPU; ZeRO-2 with the optimizer on the CPU
+             "gpu": Grading(overrides={"modes": GPU_OVERRIDES, "scheduler": SCHEDULER},
+                            standin_overrides={"modes": GPU_STANDIN_OVERRIDES},
+                            limits={"inspect": 300, "deepspeed": 900},
+                            fixtures=("minicpm-2b-gpu-standin",),
+                            note_en=f"DeepSpeed launches of {GPU_STEPS} steps at lr 1e-4 (LoRA) and 1e-5 (full), seed 42",
+                            note_zh=f"DeepSpeed 训练 {GPU_STEPS} 步，LoRA lr 1e-4，全参 1e-5，seed 42")},
     apt=("g++",),   # DeepSpeed's CPU ops are JIT-built once, at set-up
 )

@@ -16,7 +16,7 @@ MARGIN_S = 30   # the probe's own time after train.sh is stopped: it still repor
 
 
 @pytest.fixture(scope="session")
-def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, profile, limits, grading):
+def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, profile, limits, overrides):
     """The three runs share the machine's cores: at once only where there are plenty (on 2 cores,
     three at once took 163 s against 55 s one after another: OpenMP and CPU Adam threads fight),
     and never without network namespaces (process mode), where two launchers would both want
@@ -25,8 +25,8 @@ def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, pro
     jobs = {"inspect": ({**common, "fresh_records": fresh_records, "identity_record": fresh.identity_record()},
                         limits["inspect"])}
     for mode in ("lora", "full"):
-        jobs[mode] = ({**common, "dataset": fresh.dataset(), "overrides": grading.overrides["modes"][mode],
-                       "scheduler": grading.overrides["scheduler"],
+        jobs[mode] = ({**common, "dataset": fresh.dataset(), "overrides": overrides["modes"][mode],
+                       "scheduler": overrides["scheduler"],
                        "torch_extensions": str(fixtures.path("deepspeed-ops")), "timeout_s": limits["deepspeed"]},
                       limits["deepspeed"] + MARGIN_S)
     workers = max(1, min(3, (os.cpu_count() or 1) // 4)) if sandbox.mode != "process" else 1
@@ -45,13 +45,16 @@ def launched(_probe_runs) -> dict[str, ProbeRun]:
 
 @pytest.fixture(scope="session")
 def minicpm(profile):
-    """The grader's own stand-in (its modeling code is the grader's, never a student's):
-    (tokenizer, load()) with load() giving a fresh float32 copy each time."""
+    """The judge's own MiniCPM (the profile's: the grader's stand-in, whose modeling code is the
+    grader's, or the staff's real weights; never a student's): (tokenizer, load()) with load() giving
+    a fresh copy each time, in the judge's dtype on the profile's device."""
     import copy
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     tokenizer = AutoTokenizer.from_pretrained(profile.model(MINICPM_ID), use_fast=False, trust_remote_code=True)
-    base = AutoModelForCausalLM.from_pretrained(profile.model(MINICPM_ID), trust_remote_code=True, dtype=torch.float32)
+    base = AutoModelForCausalLM.from_pretrained(profile.model(MINICPM_ID), trust_remote_code=True,
+                                                dtype=getattr(torch, profile.judge_dtype()),
+                                                device_map=None if profile.device == "cpu" else profile.device)
     base.eval()
     return tokenizer, lambda: copy.deepcopy(base)

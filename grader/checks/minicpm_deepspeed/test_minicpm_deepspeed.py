@@ -12,7 +12,7 @@ import math
 import os
 
 from grader.checks.adapter_data import attach_lora, read_safetensors
-from grader.checks.finetune import require_learned, require_losses_fall, require_taught_answer, supervised
+from grader.checks.finetune import judge_loss, require_learned, require_losses_fall, require_taught_answer, supervised
 from grader.checks.minicpm_deepspeed import fresh
 from grader.checks.process_func import (encodings, prompt_len, require_attention_mask, require_exact_prompt,
                                         require_label_mask, show, student_max_length)
@@ -102,7 +102,7 @@ def _question_ids(inspected, tokenizer) -> list[int]:
 
 def _answer(model, tokenizer, prompt_ids: list[int]) -> str:
     import torch
-    ids = torch.tensor([prompt_ids])
+    ids = torch.tensor([prompt_ids], device=model.device)
     budget = len(tokenizer(fresh.identity(), add_special_tokens=False)["input_ids"]) + 8
     with torch.no_grad():
         out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
@@ -333,7 +333,8 @@ def test_lora_training(launched, minicpm):
             f"LoRA 模式训练的不是 LoRA 模型：{model_facts}", f"LoRA mode did not train a LoRA model: {model_facts}")
     require_losses_fall(facts.get("losses"), f"{MODES['lora']}：", "lora: ")
     tokenizer, load = minicpm
-    require_learned(load(), _lora_model(launched, minicpm), _examples(tokenizer),
+    examples = _examples(tokenizer)
+    require_learned(judge_loss(load(), examples), judge_loss(_lora_model(launched, minicpm), examples),
                     "评分器算出的损失（基座 / 加上你的 adapter）", "The grader's own loss (base / with your adapter)")
 
 
@@ -349,7 +350,8 @@ def test_full_training(launched, minicpm):
             f"全量模式没有训练全部权重：{model_facts}", f"Full mode did not train every weight: {model_facts}")
     require_losses_fall(facts.get("losses"), f"{MODES['full']}：", "full: ")
     tokenizer, load = minicpm
-    require_learned(load(), _full_model(launched, minicpm), _examples(tokenizer),
+    examples = _examples(tokenizer)
+    require_learned(judge_loss(load(), examples), judge_loss(_full_model(launched, minicpm), examples),
                     "评分器算出的损失", "The grader's own loss")
 
 

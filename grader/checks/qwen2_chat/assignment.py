@@ -9,8 +9,12 @@ ASSIGNMENT = Assignment(
     notebooks={"chatBot.py": "script"},   # Streamlit runs the whole script
     probe="qwen2_chat_probe.py",
     fixtures=("qwen2-7b-instruct-standin",),
+    models=("qwen/Qwen2-7B-Instruct",),
+    judge_models=("qwen/Qwen2-7B-Instruct",),   # the judge's replays: one base load per class run
     time_limits={"chat": TimeLimit(240, "the whole AppTest session", "整个 AppTest 会话"),
                  # inside "chat": one AppTest run (the model's load counts on the first)
                  "chat_turn": TimeLimit(60, "a turn", "每轮", runs=0)},
-    grading={"cpu": Grading()},
+    grading={"cpu": Grading(),
+             # a 7B model loads in the first turn: minutes from a cold disk
+             "gpu": Grading(limits={"chat": 900, "chat_turn": 300}, fixtures=("qwen2-real-tokenizer", "qwen2-7b-instruct-gpu-standin"))},
 )

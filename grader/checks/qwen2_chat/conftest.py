@@ -8,7 +8,6 @@ import pytest
 
 from grader.checks.probe_run import ProbeRun, run_probe
 from grader.checks.fresh_text import sentence
-from grader.sandbox import Limits
 
 
 @pytest.fixture(scope="session")
@@ -23,4 +22,4 @@ def session_plan() -> dict:
 @pytest.fixture(scope="session")
 def chatted(sandbox, assignment, assignment_dir, workdir, session_plan, limits) -> ProbeRun:
     return run_probe(sandbox, assignment, "chat", assignment_dir, workdir / "chat",
-                     {**session_plan, "timeout": limits["chat_turn"]}, Limits(wall_s=limits["chat"]))
+                     {**session_plan, "timeout": limits["chat_turn"]}, limits["chat"])

@@ -35,11 +35,10 @@ def _answer_after(messages: list[dict], question: str) -> str:
             f"The user's message {question!r} is not on the page: show it and add it to the history.")
 
 
-def _replay(call: dict, standin) -> str:
+def _replay(call: dict, judge) -> str:
     """The judge's own generation for a recorded call: same prompt ids, seed, dtype, arguments."""
-    tokenizer, load = standin
-    call = checked_call(call)
-    return replay(call, tokenizer, load(call["dtype"]))
+    tokenizer, evaluator = judge
+    return replay(checked_call(call), tokenizer, evaluator)
 
 
 @check(15,
@@ -82,10 +81,10 @@ def test_slider(chatted):
        hint_en="Decode only the new tokens: output_ids[len(input_ids):], with skip_special_tokens=True. The "
                "grader replays your generate call and compares the text shown on the page.",
        depends=(test_app_starts,))
-def test_first_answer(chatted, session_plan, standin):
+def test_first_answer(chatted, session_plan, judge):
     question = session_plan["questions"][0]
     shown = _answer_after(_messages(chatted, "turn0"), question)
-    expected = _replay(_calls(chatted)[0], standin)
+    expected = _replay(_calls(chatted)[0], judge)
     require(shown.strip() == expected.strip(),
             "页面上的回答与模型生成的内容不同（是否带上了提示词？）。",
             "The answer on the page differs from the model's generation (is the prompt still in it?).",
@@ -109,10 +108,10 @@ def _edges_trimmed(chatml: str) -> str:
                "tokenizer.apply_chat_template(..., add_generation_prompt=True), and append each answer to "
                "st.session_state.messages so the next turn sees it.",
        depends=(test_app_starts,))
-def test_history(chatted, session_plan, standin):
+def test_history(chatted, session_plan, judge):
     """Each turn's prompt is held to the true conversation: the greeting, every earlier question with
     the answer the page showed for it (an app that forgets its own answers fails), the new question."""
-    tokenizer, _ = standin
+    tokenizer, _ = judge
     questions = session_plan["questions"]
     calls = _calls(chatted)
     greeting = chatted.value("start")["messages"][0]

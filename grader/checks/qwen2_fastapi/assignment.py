@@ -10,6 +10,8 @@ ASSIGNMENT = Assignment(
     notebooks={"api.py": "script"},   # run whole, as `python api.py`
     probe="qwen2_fastapi_probe.py",
     fixtures=("qwen2-7b-instruct-standin",),
+    models=("qwen/Qwen2-7B-Instruct",),
+    judge_models=("qwen/Qwen2-7B-Instruct",),   # the judge's replays: one base load per class run
     time_limits={
         # the whole run: start-up (the model load counts) and every request
         "serve": TimeLimit(240, "start-up and all requests", "启动和全部请求"),
@@ -22,6 +24,9 @@ ASSIGNMENT = Assignment(
         overrides={"answer_tokens": (8, 48)},
         note_en="each answer of the stand-in ends with <|im_end|> after 8 to 48 tokens drawn at random; "
                 "the judge replays the same",
-        note_zh="替身小模型的每个回答在随机的 8 到 48 个 token 之后以 <|im_end|> 结束；评分器按同样方式重放")},
+        note_zh="替身小模型的每个回答在随机的 8 到 48 个 token 之后以 <|im_end|> 结束；评分器按同样方式重放"),
+        # the real model ends its answers itself; a random stand-in of its shape does not
+        "gpu": Grading(limits={"serve": 900, "request": 300}, fixtures=("qwen2-real-tokenizer", "qwen2-7b-instruct-gpu-standin"),
+                       standin_overrides={"answer_tokens": (8, 48)})},
     pip=("fastapi==0.165.0", "uvicorn==0.55.0"),
 )

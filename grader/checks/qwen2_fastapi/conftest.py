@@ -8,7 +8,6 @@ import pytest
 
 from grader.checks.fresh_text import sentence
 from grader.checks.probe_run import ProbeRun, run_probe
-from grader.sandbox import Limits
 
 
 def _text(rng: random.Random, low: int, high: int) -> str:
@@ -47,4 +46,4 @@ def served(sandbox, assignment, assignment_dir, workdir, plan, limits) -> ProbeR
     given = {**plan, "serve_s": limits["serve"], "request_s": limits["request"]}
     # the probe gives up at `serve` from its own start; the margin covers its imports and last write
     return run_probe(sandbox, assignment, "serve", assignment_dir, workdir / "serve", given,
-                     Limits(wall_s=limits["serve"] + 30))
+                     limits["serve"] + 30)

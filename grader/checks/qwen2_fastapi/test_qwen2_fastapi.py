@@ -68,12 +68,12 @@ def _cap(call: dict) -> int | None:
     return None
 
 
-def _replay(calls: list, index: int, plan: dict, standin) -> str:
+def _replay(calls: list, index: int, plan: dict, judge) -> str:
     """The judge's own text for generate call `index`: its prompt ids and arguments, with the judge's
     seed and (cpu) answer end. The probe ended the answer with <|im_end|> as its k-th new token and
     left the tokens before it as they were: they are what max_new_tokens = k - 1 gives."""
     if index not in _REPLAYS:
-        tokenizer, load = standin
+        tokenizer, evaluator = judge
         call = checked_call(calls[index])
         n = len(plan["seeds"])
         kwargs = {k: v for k, v in call["kwargs"].items() if k not in ("max_new_tokens", "max_length")}
@@ -84,8 +84,7 @@ def _replay(calls: list, index: int, plan: dict, standin) -> str:
         if cap is not None:
             kwargs["max_new_tokens"] = max(cap, 0)
         # the seed the judge chose for this call, whatever the record says
-        _REPLAYS[index] = replay({**call, "seed": plan["seeds"][index % n], "kwargs": kwargs},
-                                 tokenizer, load(call["dtype"]))
+        _REPLAYS[index] = replay({**call, "seed": plan["seeds"][index % n], "kwargs": kwargs}, tokenizer, evaluator)
     return _REPLAYS[index]
 
 
@@ -136,8 +135,8 @@ def test_loaded_once(served):
        hint_en="Call model.generate for every request (no canned or cached answers), and keep the server running: "
                "an error in the endpoint answers HTTP 500.",
        depends=(test_server_answers,))
-def test_each_request_generates(served, plan, standin):
-    tokenizer, _ = standin
+def test_each_request_generates(served, plan, judge):
+    tokenizer, _ = judge
     calls = _calls(served)
     for i in range(len(plan["requests"])):
         index = _answer_call(served.value(f"request{i}"), calls)
@@ -148,7 +147,7 @@ def test_each_request_generates(served, plan, standin):
         require(isinstance(output, list) and all(isinstance(t, int) for t in output),
                 "generate 的调用记录不完整。", "The record of the generate call is incomplete.")
         recorded = tokenizer.decode(output[len(call["input_ids"]):], skip_special_tokens=True)
-        require(recorded == _replay(calls, index, plan, standin),
+        require(recorded == _replay(calls, index, plan, judge),
                 f"第 {i + 1} 个请求的 generate 记录与评分器的重放不同：这不是模型真正生成的结果。",
                 f"Request {i + 1}'s generate record differs from the judge's replay: the model did not generate it.")
 
@@ -163,8 +162,8 @@ def test_each_request_generates(served, plan, standin):
                "[{\"role\": \"user\", \"content\": prompt}], then tokenizer.apply_chat_template(messages, tokenize=False, "
                "add_generation_prompt=True); do not build the prompt by hand.",
        depends=(test_server_answers,))
-def test_prompt_template(served, plan, standin):
-    tokenizer, _ = standin
+def test_prompt_template(served, plan, judge):
+    tokenizer, _ = judge
     calls = _calls(served)
     for i, _, index in _with_calls(served, plan):
         request = plan["requests"][i]
@@ -190,8 +189,8 @@ def test_prompt_template(served, plan, standin):
        hint_en="history = json_post_list.get('history') or [] and put it between the system message and the new "
                "prompt: messages = [system] + history + [user].",
        depends=(test_server_answers,))
-def test_history_reaches_prompt(served, plan, standin):
-    tokenizer, _ = standin
+def test_history_reaches_prompt(served, plan, judge):
+    tokenizer, _ = judge
     calls = _calls(served)
     index = _answer_call(served.value("request1"), calls)
     if index is None:
@@ -217,7 +216,7 @@ def test_history_reaches_prompt(served, plan, standin):
                "tokenizer.batch_decode(generated_ids, skip_special_tokens=True)[0]. The grader replays your "
                "generate call and compares the text.",
        depends=(test_server_answers,))
-def test_response_is_the_generation(served, plan, standin):
+def test_response_is_the_generation(served, plan, judge):
     calls = _calls(served)
     for i, reply, index in _with_calls(served, plan):
         call = checked_call(calls[index])
@@ -230,7 +229,7 @@ def test_response_is_the_generation(served, plan, standin):
         shown = body.get("response") if isinstance(body, dict) else None
         require(isinstance(shown, str), f"第 {i + 1} 个请求的回答里没有字符串字段 \"response\"。",
                 f"Request {i + 1}'s answer has no string field \"response\".")
-        expected = _replay(calls, index, plan, standin)
+        expected = _replay(calls, index, plan, judge)
         if shown.strip() == expected.strip():
             continue
         why_zh, why_en = "", ""

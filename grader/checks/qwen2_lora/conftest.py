@@ -12,12 +12,12 @@ from grader.checks.qwen2_lora.fresh import QUESTION
 
 
 @pytest.fixture(scope="session")
-def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, limits, grading):
+def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, limits, overrides):
     """The quick inspection (process_func on the real tokenizer) and the training run, at once."""
     yield from start_probe_runs(sandbox, assignment, assignment_dir, workdir, {
         "inspect": ({"fresh_records": fresh_records, "real_tokenizer": str(fixtures.path("qwen2-real-tokenizer"))},
                     limits["inspect"]),
-        "train": ({"overrides": grading.overrides, "question": QUESTION, "seeds": [secrets.randbelow(2 ** 31)]},
+        "train": ({"overrides": overrides, "question": QUESTION, "seeds": [secrets.randbelow(2 ** 31)]},
                   limits["train"]),
     }, workers=2)
 

@@ -5,12 +5,11 @@ only compare what came back with what we compute ourselves from the same fresh i
 """
 from __future__ import annotations
 
-import copy
 
 import pytest
 
 import fixtures
-from grader.checks.adapter_data import LORA_TARGETS, attach_lora, read_lora_config, read_safetensors
+from grader.checks.adapter_data import LORA_TARGETS, read_lora_config, read_safetensors
 from grader.checks.finetune import (MATCH, require_learned, require_losses_fall, require_taught_answer, similarity,
                                     supervised)
 from grader.checks.process_func import (encodings, prompt_len, require_attention_mask, require_exact_prompt,
@@ -47,6 +46,11 @@ def _encodings(inspected, real_tokenizer, fresh_records):
     """The student's encodings of the fresh records beside the expected parts (short ones, the long one)."""
     system = _system_prompt(inspected)
     return encodings(inspected, fresh_records, lambda record: expected_parts(real_tokenizer, record, system))
+
+
+def _adapter(trained):
+    """Where the training run saved the student's adapter (read as data by the judge)."""
+    return trained.result.out_dir / "adapter"
 
 
 def _distinct_records(records, limit: int = 16) -> list[dict]:
@@ -216,7 +220,7 @@ def test_training_args(inspected):
        hint_en="After trainer.train(), call model.save_pretrained(output_dir) on the PEFT model.")
 def test_adapter_saved(trained):
     trained.value("train")
-    folder = trained.result.out_dir / "adapter"
+    folder = _adapter(trained)
     tensors = read_safetensors(folder)
     read_lora_config(folder)
     require(any("lora_A" in k for k in tensors) and any("lora_B" in k for k in tensors),
@@ -233,15 +237,15 @@ def test_adapter_saved(trained):
                "the Trainer. The grader uses its own lr and epochs for its tiny stand-in model, then computes "
                "the loss on your records itself, with and without your adapter.",
        depends=(test_adapter_saved,))
-def test_training_loss_falls(inspected, trained, standin):
+def test_training_loss_falls(inspected, trained, judge):
     require_losses_fall(trained.value("train").get("losses"))
     # The logged curve is the sandbox's claim; the adapter is data. Measure it ourselves.
     records = _distinct_records(inspected.value("records"))
     require(records, "没有可用的训练记录。", "There are no usable training records.")
-    tokenizer, load = standin
+    tokenizer, evaluator = judge
     system = _system_prompt(inspected)
     examples = [supervised(*expected_parts(tokenizer, r, system), limit=MAX_JUDGE_TOKENS) for r in records]
-    require_learned(load(), attach_lora(copy.deepcopy(load()), trained.result.out_dir / "adapter"), examples,
+    require_learned(evaluator.loss(examples), evaluator.loss(examples, adapter=_adapter(trained)),
                     "评分器在你的记录上算出的损失（基座模型 / 加上你的 adapter）",
                     "The grader's own loss on your records (base model / with your adapter)")
 
@@ -253,19 +257,16 @@ def test_training_loss_falls(inspected, trained, standin):
        hint_en="The grader greedy-decodes the ChatML prompt with your SYSTEM_PROMPT; the untrained base "
                "must not give that answer, so the identity has to come from your training.",
        depends=(test_records, test_training_loss_falls))
-def test_judge_answer(inspected, trained, standin):
-    import torch
+def test_judge_answer(inspected, trained, judge):
     identity = _identity(inspected.value("records"))
-    tokenizer, load = standin
-    prompt = tokenizer(chatml_prompt(_system_prompt(inspected), QUESTION), return_tensors="pt")
-    budget = len(tokenizer(identity, add_special_tokens=False)["input_ids"]) + 16
+    tokenizer, evaluator = judge
+    prompt = tokenizer(chatml_prompt(_system_prompt(inspected), QUESTION))["input_ids"]
+    greedy = {"do_sample": False, "max_new_tokens": len(tokenizer(identity, add_special_tokens=False)["input_ids"]) + 16}
 
-    def generate(model) -> str:
-        with torch.no_grad():
-            out = model.generate(**prompt, do_sample=False, max_new_tokens=budget)
-        return tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+    def answer(adapter=None) -> str:
+        return tokenizer.decode(evaluator.generate(prompt, greedy, adapter=adapter), skip_special_tokens=True)
 
-    require_taught_answer(generate(load()), generate(attach_lora(copy.deepcopy(load()), trained.result.out_dir / "adapter")),
+    require_taught_answer(answer(), answer(_adapter(trained)),
                           identity, "加载你的 adapter 后，", "With your adapter, ")
 
 
@@ -278,7 +279,7 @@ def test_judge_answer(inspected, trained, standin):
                "(output_ids[len(input_ids):]) and decode with skip_special_tokens=True. The grader replays your "
                "generate call on the base model with your adapter and compares the text exactly.",
        depends=(test_judge_answer,))
-def test_student_answer(inspected, trained, standin):
+def test_student_answer(inspected, trained, judge):
     identity = _identity(inspected.value("records"))
     answer = trained.value("answer")
     require(QUESTION not in answer and "assistant\n" not in answer,
@@ -288,9 +289,8 @@ def test_student_answer(inspected, trained, standin):
     calls = trained.value("answer_generate_calls")
     require(isinstance(calls, list) and calls, "answer() 没有调用 model.generate。", "answer() never called model.generate.")
     call = checked_call(calls[-1])
-    tokenizer, load = standin
-    expected = replay(call, tokenizer, attach_lora(copy.deepcopy(load(call["dtype"])),
-                                                   trained.result.out_dir / "adapter"))
+    tokenizer, evaluator = judge
+    expected = replay(call, tokenizer, evaluator, adapter=_adapter(trained))
     # exactly the model's text: no prompt, no special-token text (<|im_end|>), whatever MATCH allows
     require(answer.strip() == expected.strip(),
             "你的 answer() 返回的文字与模型生成的不同（是否没有 skip_special_tokens=True？）。",

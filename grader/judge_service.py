@@ -1,0 +1,251 @@
+"""The judge's own work on a base model: losses and generations, with or without a student's LoRA
+adapter, for one grading or shared by a whole class run.
+
+`Evaluator` loads the base model once (per dtype) and evaluates adapters against it in place: the
+student's LoRA tensors (read as data, grader/checks/adapter_data.py) are attached, used, and
+unloaded again, which leaves the base exactly as it was, so no copy of the model is ever made.
+
+A class run starts one `serve` process per base model (per GPU under a GPU profile) and hands its
+address to every unit's judge (`GRADER_JUDGE_SERVICES`); the checks then reach it through
+`RemoteEvaluator`, which has the same methods. A base model is then loaded once per class instead of
+once per student. The service is the judge's: it never runs student code, and only the judge's
+pytest children know its address and key (the sandbox's environment is built from scratch).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from multiprocessing.connection import Client, Listener
+from pathlib import Path
+
+SERVICES_ENV = "GRADER_JUDGE_SERVICES"   # JSON: {model folder: socket address}
+AUTHKEY_ENV = "GRADER_JUDGE_AUTHKEY"     # hex; never on a command line (ps would show it)
+
+
+class Evaluator:
+    """The judge's model work on one base model, in this process."""
+
+    def __init__(self, model_dir: Path, device: str = "cpu", dtype: str = "float32"):
+        """``dtype``: the judge's own loads ("auto": bf16 where the GPU has it, else fp16); a replay
+        asks for the dtype the student's code used."""
+        from grader.profiles import resolve_dtype
+        self.model_dir, self.device, self.dtype = Path(model_dir), device, resolve_dtype(dtype)
+        self._bases: dict[str, object] = {}
+        self.loads = self.requests = self.evaluations = 0   # evaluations: those with an adapter
+
+    def base(self, dtype: str | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM
+        dtype = dtype or self.dtype
+        if dtype not in self._bases:
+            model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=getattr(torch, dtype),
+                                                         device_map=None if self.device == "cpu" else self.device)
+            self._bases[dtype] = model.eval()
+            self.loads += 1
+        return self._bases[dtype]
+
+    @contextlib.contextmanager
+    def model(self, adapter: str | Path | None = None, dtype: str | None = None):
+        """The base, or the base with the adapter at ``adapter`` attached for the duration."""
+        from grader.checks.adapter_data import attached_lora
+        base = self.base(dtype)
+        if adapter is None:
+            yield base
+            return
+        with attached_lora(base, Path(adapter)) as tuned:
+            self.evaluations += 1
+            yield tuned
+
+    def loss(self, examples: list, adapter: str | Path | None = None, dtype: str | None = None) -> float:
+        """Mean loss over the responses of ``examples`` ((input_ids, labels) pairs)."""
+        from grader.checks.finetune import judge_loss
+        self.requests += 1
+        with self.model(adapter, dtype) as model:
+            return judge_loss(model, examples)
+
+    def generate(self, input_ids: list[int], kwargs: dict, adapter: str | Path | None = None,
+                 dtype: str | None = None, seed: int | None = None) -> list[int]:
+        """The new token ids of ``generate(input_ids, **kwargs)``; one thread and ``seed``, as in the sandbox."""
+        import torch
+        self.requests += 1
+        with self.model(adapter, dtype) as model, torch.no_grad():
+            ids = torch.tensor([input_ids], device=model.device)
+            torch.set_num_threads(1)   # the same arithmetic as the recorded run, so the same samples
+            if seed is not None:
+                torch.manual_seed(seed)
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
+        return out[0, ids.shape[1]:].tolist()
+
+    def stats(self) -> dict:
+        return {"loads": self.loads, "requests": self.requests, "evaluations": self.evaluations}
+
+
+class RemoteEvaluator:
+    """An Evaluator in a judge service (`serve`): the same methods, over a socket."""
+
+    def __init__(self, address: str, authkey: bytes):
+        self._conn = Client(address, family="AF_UNIX", authkey=authkey)
+        self._lock = threading.Lock()
+
+    def _call(self, op: str, **args):
+        from grader.plugin import CheckFailed
+        with self._lock:
+            self._conn.send((op, args))
+            status, payload = self._conn.recv()
+        if status == "ok":
+            return payload
+        if status == "failed":   # a CheckFailed in the service: the student's adapter, not the judge
+            shown = {k: payload[k] for k in ("expected", "actual") if payload[k] is not None}
+            raise CheckFailed(payload["zh"], payload["en"], hint_zh=payload["hint_zh"], hint_en=payload["hint_en"],
+                              **shown)
+        raise RuntimeError(f"judge service: {payload}")
+
+    def loss(self, examples, adapter=None, dtype=None) -> float:
+        return self._call("loss", examples=examples, adapter=_path(adapter), dtype=dtype)
+
+    def generate(self, input_ids, kwargs, adapter=None, dtype=None, seed=None) -> list[int]:
+        return self._call("generate", input_ids=input_ids, kwargs=kwargs, adapter=_path(adapter), dtype=dtype, seed=seed)
+
+    def stats(self) -> dict:
+        return self._call("stats")
+
+
+def _path(adapter) -> str | None:
+    return None if adapter is None else str(adapter)
+
+
+def evaluator_for(model_dir: Path, device: str, dtype: str):
+    """The class run's shared service for this base model when there is one, else a local Evaluator."""
+    services = json.loads(os.environ.get(SERVICES_ENV) or "{}")
+    address = services.get(str(Path(model_dir).resolve()))
+    if address and os.environ.get(AUTHKEY_ENV):
+        return RemoteEvaluator(address, bytes.fromhex(os.environ[AUTHKEY_ENV]))
+    return Evaluator(model_dir, device, dtype)
+
+
+# ---------------------------------------------------------------- the service
+
+def serve(model_dir: Path, device: str, dtype: str, address: str, authkey: bytes) -> None:
+    """Answer requests until killed; one at a time (attaching an adapter changes the shared base)."""
+    from grader.plugin import CheckFailed
+
+    evaluator = Evaluator(model_dir, device, dtype)
+    evaluator.base()   # loaded before the address is ready: the first student waits on no load
+    lock = threading.Lock()
+
+    def handle(conn):
+        with conn:
+            while True:
+                try:
+                    op, args = conn.recv()
+                except (EOFError, OSError):
+                    return
+                try:
+                    with lock:
+                        reply = ("ok", getattr(evaluator, op)(**args)) if op in ("loss", "generate", "stats") \
+                            else ("error", f"unknown request {op!r}")
+                except CheckFailed as exc:
+                    reply = ("failed", exc.details())
+                except Exception as exc:  # a judge bug: the unit reports an internal error, the service goes on
+                    reply = ("error", f"{type(exc).__name__}: {exc}")
+                conn.send(reply)
+
+    with Listener(address, family="AF_UNIX", authkey=authkey) as listener:
+        Path(address + ".ready").touch()
+        while True:
+            try:
+                conn = listener.accept()
+            except Exception:  # a wrong key or a dropped connection: the next one
+                continue
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
+class SharedJudges:
+    """A class run's judge services: one per base model and GPU, started on first use, stopped at
+    the end. ``env(gpu)`` is what a unit's judge needs to reach them."""
+
+    def __init__(self, models: dict[str, Path], device: str, dtype: str, start_timeout_s: float = 600):
+        self.models, self.device, self.dtype = models, device, dtype   # model id -> folder
+        self.start_timeout_s = start_timeout_s
+        self.authkey = secrets.token_bytes(32)
+        self._folder = Path(tempfile.mkdtemp(prefix="grader-judges-"))   # 0700: ours alone
+        self._procs: dict[tuple[str, int | None], tuple[subprocess.Popen, str]] = {}
+        self._lock = threading.Lock()
+
+    def env(self, gpu: int | None = None) -> dict[str, str]:
+        if not self.models:
+            return {}
+        with self._lock:
+            services = {str(folder.resolve()): self._start(model_id, folder, gpu)
+                        for model_id, folder in self.models.items()}
+        return {SERVICES_ENV: json.dumps(services), AUTHKEY_ENV: self.authkey.hex()}
+
+    def _start(self, model_id: str, folder: Path, gpu: int | None) -> str:
+        key = (model_id, gpu)
+        if key in self._procs and self._procs[key][0].poll() is None:
+            return self._procs[key][1]
+        address = str(self._folder / f"{len(self._procs)}.sock")
+        grader_root = str(Path(__file__).resolve().parent.parent)   # this very grader, as the runner's children
+        env = {**os.environ, AUTHKEY_ENV: self.authkey.hex(),
+               "PYTHONPATH": os.pathsep.join(filter(None, [grader_root, os.environ.get("PYTHONPATH")]))}
+        if gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+        log = open(self._folder / f"{len(self._procs)}.log", "wb")
+        proc = subprocess.Popen([sys.executable, "-m", "grader.judge_service", "--model-dir", str(folder),
+                                 "--device", self.device, "--dtype", self.dtype, "--address", address],
+                                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.start_timeout_s
+        while not Path(address + ".ready").exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"the judge service for {model_id} did not start: "
+                                   f"{(self._folder / f'{len(self._procs)}.log').read_text(errors='replace')[-2000:]}")
+            time.sleep(0.1)
+        self._procs[key] = (proc, address)
+        return address
+
+    def stats(self) -> dict[str, dict]:
+        """{model id (gpu): loads and evaluations}, asked of each running service."""
+        out = {}
+        for (model_id, gpu), (proc, address) in self._procs.items():
+            with contextlib.suppress(Exception):
+                out[model_id + ("" if gpu is None else f" (GPU {gpu})")] = \
+                    RemoteEvaluator(address, self.authkey).stats()
+        return out
+
+    def close(self) -> None:
+        for proc, _ in self._procs.values():
+            proc.kill()
+            proc.wait()
+        self._procs.clear()
+        import shutil
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.judge_service", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-dir", required=True, type=Path)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--address", required=True)
+    args = parser.parse_args(argv)
+    serve(args.model_dir, args.device, args.dtype, args.address, bytes.fromhex(os.environ[AUTHKEY_ENV]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
