@@ -158,6 +158,14 @@ def serve(model_dir: Path, device: str, dtype: str, address: str, authkey: bytes
                     reply = ("error", f"{type(exc).__name__}: {exc}")
                 conn.send(reply)
 
+    parent = os.getppid()
+
+    def orphaned():   # the class run was killed (even kill -9): no service outlives it
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=orphaned, daemon=True).start()
     with Listener(address, family="AF_UNIX", authkey=authkey) as listener:
         Path(address + ".ready").touch()
         while True:

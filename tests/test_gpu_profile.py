@@ -241,3 +241,30 @@ def test_shared_base_evaluation_equals_separate_loads_for_a_class_of_ten(tmp_pat
         assert judges.stats() == {QWEN: {"loads": 1, "requests": 11 * 4 + 1, "evaluations": 10 * 3}}
         with pytest.raises(Exception):   # no key, no service
             RemoteEvaluator(services[str(base_dir.resolve())], b"wrong key")
+
+
+def test_a_judge_service_never_outlives_its_class_run():
+    import signal
+    import time
+    script = (f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
+              "from grader.judge_service import SharedJudges\nfrom grader.profiles import get_profile\n"
+              f"judges = SharedJudges({{'q': get_profile('cpu').model({QWEN!r})}}, 'cpu', 'float32')\n"
+              "judges.env()\nprint(next(iter(judges._procs.values()))[0].pid, flush=True)\n"
+              "import time; time.sleep(600)\n")
+    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    service = int(run.stdout.readline())
+    assert _alive(service)
+    run.send_signal(signal.SIGKILL)   # kill -9 of the class run alone
+    run.wait()
+    deadline = time.monotonic() + 20
+    while _alive(service) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(service)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
