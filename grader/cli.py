@@ -29,10 +29,11 @@ def _assignments(args) -> tuple[str, ...] | None:
     return chosen
 
 
-def _models_ready(args, assignments: tuple[str, ...]) -> bool:
-    """Under a GPU profile every model the assignments load must be in the cache before any grading
-    starts (else each student would fail the same way); the error names the folder and the fix."""
+def _profile_ready(args, assignments: tuple[str, ...]) -> bool:
+    """Under a GPU profile every model the assignments load must be in the cache, and a GPU visible,
+    before any grading starts (else each student would fail the same way); the error names the fix."""
     from grader import assignments as registry
+    from grader.classrun import visible_gpus
     from grader.profiles import ModelNotFound, get_profile
 
     profile = get_profile(args.profile)
@@ -44,6 +45,10 @@ def _models_ready(args, assignments: tuple[str, ...]) -> bool:
                 profile.model(model_id)
     except ModelNotFound as exc:
         print(exc, file=sys.stderr)
+        return False
+    if not visible_gpus():
+        print(f"error: the {profile.name} profile needs a GPU and none is visible (nvidia-smi, CUDA_VISIBLE_DEVICES) "
+              f"/ 此评分配置需要 GPU", file=sys.stderr)
         return False
     return True
 
@@ -96,7 +101,7 @@ def cmd_run(args) -> int:
     if assignments is None or policy is None:
         return 2
     _ensure_fixtures(assignments)
-    if not _models_ready(args, assignments):
+    if not _profile_ready(args, assignments):
         return 2
     out = Path(args.out).resolve()
     metadata = Path(args.metadata) if args.metadata else None
@@ -135,7 +140,7 @@ def cmd_check(args) -> int:
     if not args.assignment and path.name in assignments:   # run from inside qwen2_lora/
         assignments = (path.name,)
     _ensure_fixtures(assignments)
-    if not _models_ready(args, assignments):
+    if not _profile_ready(args, assignments):
         return 2
     with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
         root = one_submission(path, assignments, Path(scratch))

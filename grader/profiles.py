@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 STANDIN_MARKER = "grader_standin.json"   # written by the stand-in recipes: "these weights are random"
 
 
-class ModelNotFound(SystemExit):
+class ModelNotFound(RuntimeError):
     """A model id that the profile's cache does not hold; the message names the folder and the fix."""
 
 

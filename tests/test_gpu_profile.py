@@ -50,6 +50,15 @@ def test_a_missing_model_names_the_folder_and_the_fix(tmp_path, monkeypatch):
     proc = subprocess.run([sys.executable, "-m", "grader.cli", "run", str(tmp_path), "--profile", "gpu",
                            "--models", str(tmp_path / "nope")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "is not a folder" in proc.stderr
+    from grader.classrun import visible_gpus
+    if not visible_gpus():   # the models are there, the GPU is not: said before any grading too
+        (tmp_path / QWEN).mkdir(parents=True)
+        (tmp_path / QWEN / "config.json").write_text("{}")
+        proc = subprocess.run([sys.executable, "-m", "grader.cli", "run", str(REPO / "examples" / "submissions"),
+                               "--profile", "gpu", "--models", str(tmp_path), "--assignment", "qwen2_chat",
+                               "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2 and "needs a GPU and none is visible" in proc.stderr, proc.stderr
+        assert not (tmp_path / "out").exists()
 
 
 def test_a_standin_is_marked_and_gets_its_own_overrides(tmp_path, monkeypatch):
