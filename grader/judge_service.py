@@ -53,25 +53,28 @@ class Evaluator:
         return self._bases[dtype]
 
     @contextlib.contextmanager
-    def model(self, adapter: str | Path | None = None, dtype: str | None = None):
-        """The base, or the base with the adapter at ``adapter`` attached for the duration."""
+    def model(self, adapter: Path | tuple | None = None, dtype: str | None = None):
+        """The base, or the base with ``adapter`` (its folder, or read_adapter's data) attached for the duration."""
         from grader.checks.adapter_data import attached_lora
         base = self.base(dtype)
         if adapter is None:
             yield base
             return
-        with attached_lora(base, Path(adapter)) as tuned:
+        if isinstance(adapter, tuple) and isinstance(adapter[1], bytes):   # from a RemoteEvaluator
+            from safetensors.torch import load
+            adapter = (adapter[0], load(adapter[1]))
+        with attached_lora(base, adapter) as tuned:
             self.evaluations += 1
             yield tuned
 
-    def loss(self, examples: list, adapter: str | Path | None = None, dtype: str | None = None) -> float:
+    def loss(self, examples: list, adapter: Path | tuple | None = None, dtype: str | None = None) -> float:
         """Mean loss over the responses of ``examples`` ((input_ids, labels) pairs)."""
         from grader.checks.finetune import judge_loss
         self.requests += 1
         with self.model(adapter, dtype) as model:
             return judge_loss(model, examples)
 
-    def generate(self, input_ids: list[int], kwargs: dict, adapter: str | Path | None = None,
+    def generate(self, input_ids: list[int], kwargs: dict, adapter: Path | tuple | None = None,
                  dtype: str | None = None, seed: int | None = None) -> list[int]:
         """The new token ids of ``generate(input_ids, **kwargs)``; one thread and ``seed``, as in the sandbox."""
         import torch
@@ -94,6 +97,7 @@ class RemoteEvaluator:
     def __init__(self, address: str, authkey: bytes):
         self._conn = Client(address, family="AF_UNIX", authkey=authkey)
         self._lock = threading.Lock()
+        self._last: tuple = (None, None)
 
     def _call(self, op: str, **args):
         from grader.plugin import CheckFailed
@@ -109,17 +113,28 @@ class RemoteEvaluator:
         raise RuntimeError(f"judge service: {payload}")
 
     def loss(self, examples, adapter=None, dtype=None) -> float:
-        return self._call("loss", examples=examples, adapter=_path(adapter), dtype=dtype)
+        return self._call("loss", examples=examples, adapter=self._data(adapter), dtype=dtype)
 
     def generate(self, input_ids, kwargs, adapter=None, dtype=None, seed=None) -> list[int]:
-        return self._call("generate", input_ids=input_ids, kwargs=kwargs, adapter=_path(adapter), dtype=dtype, seed=seed)
+        return self._call("generate", input_ids=input_ids, kwargs=kwargs, adapter=self._data(adapter), dtype=dtype,
+                          seed=seed)
 
     def stats(self) -> dict:
         return self._call("stats")
 
+    def _data(self, adapter):
+        """The adapter is read (and judged as data) here, where the files are: a grading's work
+        folder lives in its own mount namespace, which the service cannot see. The last one is kept:
+        the checks ask about the same adapter several times."""
+        from safetensors.torch import save
 
-def _path(adapter) -> str | None:
-    return None if adapter is None else str(adapter)
+        from grader.checks.adapter_data import read_adapter
+        if adapter is None:
+            return None
+        if self._last[0] != adapter:
+            config, tensors = read_adapter(adapter)
+            self._last = (adapter, (config, save(tensors)))   # plain bytes: no pickled tensors, no shared memory
+        return self._last[1]
 
 
 def evaluator_for(model_dir: Path, device: str, dtype: str):

@@ -174,10 +174,14 @@ def _processes() -> dict[int, tuple[int, bytes, bytes]]:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
-            procs[int(pid)] = (int(stat.rsplit(")", 1)[1].split()[1]),
-                               Path(f"/proc/{pid}/cmdline").read_bytes(), Path(f"/proc/{pid}/environ").read_bytes())
+            parent, cmdline = int(stat.rsplit(")", 1)[1].split()[1]), Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError, IndexError):
-            continue
+            continue   # gone meanwhile
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:   # exiting, or exec'ing: its place in the tree still counts
+            environ = b""
+        procs[int(pid)] = (parent, cmdline, environ)
     return procs
 
 
@@ -192,7 +196,9 @@ def leftover_processes() -> list[str]:
 
     def under_live_judge(pid: int) -> bool:
         seen = set()
-        while pid in procs and pid not in seen:
+        while pid not in seen:
+            if pid not in procs:   # an ancestor that ended between two reads of /proc: a run still settling
+                return pid > 1
             seen.add(pid)
             ppid, cmdline, _ = procs[pid]
             if (cmdline.split(NUL)[0].endswith(b"bwrap")

@@ -54,15 +54,22 @@ def read_safetensors(folder: Path, name: str = "adapter_model.safetensors") -> d
     return {k: v.to(torch.float32) for k, v in tensors.items()}
 
 
-def attach_lora(base_model, folder: Path):
-    """The judge's own LoRA wrapper around ``base_model`` (changed in place) with the student's tensors
-    loaded. A student's adapter that does not fit leaves ``base_model`` as it was."""
-    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
-
+def read_adapter(folder: Path) -> tuple[dict, dict]:
+    """A student's adapter as validated data: (the LoraConfig fields we allow, the tensors)."""
     cfg = read_lora_config(folder)
     tensors = read_safetensors(folder)
     if not any("lora_" in k for k in tensors):
         fail("adapter 里没有 LoRA 权重。", "The adapter holds no LoRA weights.")
+    return cfg, tensors
+
+
+def attach_lora(base_model, adapter):
+    """The judge's own LoRA wrapper around ``base_model`` (changed in place) with the student's tensors
+    loaded; ``adapter``: its folder, or what read_adapter gave. An adapter that does not fit leaves
+    ``base_model`` as it was."""
+    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+
+    cfg, tensors = read_adapter(adapter) if isinstance(adapter, Path) else adapter
     model = get_peft_model(base_model, LoraConfig(task_type="CAUSAL_LM", inference_mode=True, **cfg))
     try:
         result = set_peft_model_state_dict(model, tensors)
@@ -78,10 +85,10 @@ def attach_lora(base_model, folder: Path):
 
 
 @contextlib.contextmanager
-def attached_lora(base_model, folder: Path):
+def attached_lora(base_model, adapter):
     """``attach_lora`` for the duration only: afterwards the LoRA layers are removed again (nothing
     merged), so one base model serves every student's adapter without a copy."""
-    model = attach_lora(base_model, folder)
+    model = attach_lora(base_model, adapter)
     try:
         yield model
     finally:
