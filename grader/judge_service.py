@@ -7,8 +7,9 @@ unloaded again, which leaves the base exactly as it was, so no copy of the model
 
 A class run starts one `serve` process per base model (per GPU under a GPU profile) and hands its
 address to every unit's judge (`GRADER_JUDGE_SERVICES`); the checks then reach it through
-`RemoteEvaluator`, which has the same methods. A base model is then loaded once per class instead of
-once per student. The service is the judge's: it never runs student code, and only the judge's
+`RemoteEvaluator`, which has the same methods and reads the adapter itself (the files are in the
+grading's own mount namespace) to send it as safetensors bytes. A base model is then loaded once per
+class instead of once per student. The service is the judge's: it never runs student code, and only the judge's
 pytest children know its address and key (the sandbox's environment is built from scratch).
 """
 from __future__ import annotations
