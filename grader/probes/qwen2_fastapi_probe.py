@@ -93,6 +93,12 @@ class ServerLog(logging.Handler):
             text += "\n" + describe_error(record.exc_info[1])
         self.errors = (self.errors + [text[-3000:]])[-3:]
 
+    def wait_for_error(self, timeout_s: float) -> None:
+        """Until an error is logged (since errors were last cleared), or ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while not self.errors and time.monotonic() < deadline:
+            time.sleep(0.05)
+
 
 def watch_uvicorn(server: dict, ready: threading.Event, log: ServerLog) -> None:
     """Learn where the student's server listens: uvicorn.Config says where it was asked to, and
@@ -204,6 +210,8 @@ def ask(given: dict, rec: Recorder, sent: dict, loads: list, calls: list, server
         reply["calls"] = list(range(before, len(calls)))   # the generate calls made while it answered
         evidence(rec, loads, calls)
         if not 200 <= reply["status"] < 300:
+            if reply["status"] >= 500:   # uvicorn logs the endpoint's exception after the 500 is sent
+                log.wait_for_error(2.0)
             rec.fail(f"request{i}", http_error(i, reply, log))
             return
         rec.note(f"request{i}", reply)
