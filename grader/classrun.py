@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import queue
-import subprocess
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -194,15 +193,16 @@ def default_workers(cpu_threads: int = 2) -> int:
 
 
 def visible_gpus() -> list[int]:
-    """The GPUs this machine offers (CUDA_VISIBLE_DEVICES, else `nvidia-smi -L`), without importing torch."""
+    """The GPUs this machine offers (CUDA_VISIBLE_DEVICES, else nvidia-smi's: grader/gpu.py), without importing torch."""
+    from grader.gpu import GpuError, list_gpus
+
     listed = os.environ.get("CUDA_VISIBLE_DEVICES")
     if listed is not None:
         return [int(g) for g in listed.split(",") if g.strip().isdigit()]
     try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.SubprocessError):
+        return [gpu.index for gpu in list_gpus()]
+    except GpuError:
         return []
-    return [i for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
 
 
 def make_executor(kind: str, profile_device: str, workers: int | None = None, address: str | None = None):

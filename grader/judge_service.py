@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -202,6 +203,7 @@ class SharedJudges:
         self.authkey = secrets.token_bytes(32)
         self._folder = Path(tempfile.mkdtemp(prefix="grader-judges-"))   # 0700: ours alone
         self._procs: dict[tuple[str, int | None], tuple[subprocess.Popen, str]] = {}
+        self._started = itertools.count()   # names each service's socket and log: a restarted one gets new ones
         self._lock = threading.Lock()
 
     def env(self, gpu: int | None = None) -> dict[str, str]:
@@ -216,22 +218,24 @@ class SharedJudges:
         key = (model_id, gpu)
         if key in self._procs and self._procs[key][0].poll() is None:
             return self._procs[key][1]
-        address = str(self._folder / f"{len(self._procs)}.sock")
+        name = self._folder / str(next(self._started))
+        address = f"{name}.sock"
         grader_root = str(Path(__file__).resolve().parent.parent)   # this very grader, as the runner's children
         env = {**os.environ, AUTHKEY_ENV: self.authkey.hex(),
                "PYTHONPATH": os.pathsep.join(filter(None, [grader_root, os.environ.get("PYTHONPATH")]))}
         if gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = str(gpu)
-        log = open(self._folder / f"{len(self._procs)}.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "grader.judge_service", "--model-dir", str(folder),
-                                 "--device", self.device, "--dtype", self.dtype, "--address", address],
-                                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        log = Path(f"{name}.log")
+        with open(log, "wb") as sink:   # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen([sys.executable, "-m", "grader.judge_service", "--model-dir", str(folder),
+                                     "--device", self.device, "--dtype", self.dtype, "--address", address],
+                                    env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.start_timeout_s
         while not Path(address + ".ready").exists():
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError(f"the judge service for {model_id} did not start: "
-                                   f"{(self._folder / f'{len(self._procs)}.log').read_text(errors='replace')[-2000:]}")
+                                   f"{log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.1)
         self._procs[key] = (proc, address)
         return address

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures import recipes
 from grader import assignments
 from grader.gpu import Gpu, GpuError, list_gpus, unit_gpu
 from grader.profiles import REPO, STANDIN_MARKER, ModelNotFound, find_model, get_profile
@@ -82,8 +83,7 @@ def test_every_assignment_grades_under_the_gpu_profile_with_limits_for_it():
         cpu_limits, gpu_limits = declared.limits("cpu"), declared.limits("gpu")
         assert set(gpu_limits) == set(cpu_limits) and all(gpu_limits[k] >= cpu_limits[k] for k in cpu_limits), name
         assert declared.budget_s("gpu") >= declared.budget_s("cpu")
-        assert declared.models and all(f in __import__("fixtures.recipes", fromlist=["x"]).discover()
-                                       for f in gpu.fixtures), name
+        assert declared.models and all(f in recipes.discover() for f in gpu.fixtures), name
         assert "use_cpu" not in json.dumps(gpu.overrides), name   # the student's device is kept
     assert assignments.needs("fixtures", ("qwen2_lora",), profile="gpu")[-1] == "qwen2-7b-instruct-gpu-standin"
     assert "qwen2-7b-instruct-gpu-standin" not in assignments.needs("fixtures", ("qwen2_lora",))
