@@ -171,6 +171,25 @@ class Cgroups:
         except (OSError, ValueError):
             return False
 
+    def kill_all(self, wait_s: float = 10.0) -> None:
+        """SIGKILL whatever is still in the cgroup and wait until it is gone: bwrap's --new-session
+        takes the sandbox out of our process group, so killpg alone leaves it to die on its own."""
+        deadline = time.monotonic() + wait_s
+        for path in set(self.paths.values()):
+            with contextlib.suppress(OSError):
+                (path / "cgroup.kill").write_text("1")   # v2, Linux 5.14+: the whole tree at once
+            while time.monotonic() < deadline:
+                try:
+                    pids = [int(p) for p in (path / "cgroup.procs").read_text().split()]
+                except (OSError, ValueError):
+                    break
+                if not pids:
+                    break
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
+                time.sleep(0.05)
+
     def remove(self) -> None:
         for path in set(self.paths.values()):
             for _ in range(50):   # the last processes may take a moment to leave
@@ -461,6 +480,7 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> Sandb
     finally:
         _kill_group(proc.pid)   # also reaps anything the code left behind in its group
         proc.wait()
+        cgroups.kill_all()      # and what left the group: nothing of the run outlives it
     reader.join(timeout=5)      # a daemon that escaped the group may hold the pipe: don't wait on it
     text = kept.decode("utf-8", errors="replace")
     if dropped[0]:

@@ -212,7 +212,9 @@ def leftover_processes() -> list[str]:
             and not under_live_judge(pid)]
 
 
-def settled_leftovers(wait_s: float = 2.0) -> list[str]:
+def settled_leftovers(wait_s: float = 15.0) -> list[str]:
+    """Leftovers that stay: a concurrent test's sandbox being torn down (its bwrap already gone)
+    looks like one for a moment, longer on a loaded 2-core machine; a real one never goes."""
     deadline = time.monotonic() + wait_s
     while (left := leftover_processes()) and time.monotonic() < deadline:
         time.sleep(0.2)
