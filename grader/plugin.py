@@ -22,6 +22,10 @@ A check reads as a sentence (check50's habit). Chinese comes first, then English
 from __future__ import annotations
 
 import json
+import os
+import resource
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +34,7 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 OUTCOMES = pytest.StashKey[dict]()   # check name -> its outcome (the JSON written at the end)
 ROOTS = pytest.StashKey[dict]()      # a check skipped for a dependency -> the title of the check that failed
 RUNNING = pytest.StashKey[str]()     # the bilingual title of the check running now (a root failure names it)
+TIMELINE = pytest.StashKey[dict]()   # when the session started and ended, and each probe run (for benchmarks)
 SESSION: dict = {}                   # the config of the session running, for running_check() and stash()
 _UNSET = object()
 
@@ -100,6 +105,14 @@ def stash(key: pytest.StashKey, default):
     return config.stash.setdefault(key, default) if config else default
 
 
+def record_probe(mode: str, started: float, ended: float, steps: dict, peak_bytes: int | None) -> None:
+    """A probe run's wall-clock interval, its steps' own seconds and its sandbox's peak memory, for
+    the breakdown benchmarks print (grader.runner.breakdown)."""
+    seconds = {name: round(e["s"], 3) for name, e in steps.items() if isinstance(e.get("s"), (int, float))}
+    stash(TIMELINE, {"probes": []})["probes"].append(
+        {"mode": mode, "start": started, "end": ended, "steps": seconds, "peak_bytes": peak_bytes})
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("grader")
     group.addoption("--submission", help="the student's assignment folder (it may be missing)")
@@ -111,12 +124,23 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "grader_check(points, zh, en, ...): a graded check")
     config.stash[OUTCOMES], config.stash[ROOTS] = {}, {}
+    config.stash[TIMELINE] = {"configured": time.time(), "probes": []}
     SESSION["config"] = config
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
     if SESSION.get("config") is config:
+        session = SESSION.pop("session", None)
         SESSION.clear()
+        if (session is not None and config.getoption("--grader-results", default=None)
+                and int(session.exitstatus) in (0, 1)):
+            # the grader's own child, its checks run: results are written and every fixture torn
+            # down; the interpreter's exit after torch would add over a second of tearing down
+            # modules. Any other ending goes the usual way, so pytest prints why (a usage error).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(int(session.exitstatus))
 
 
 def _meta(item):
@@ -207,6 +231,7 @@ def _skip_reason(report) -> str:
 
 
 def pytest_sessionfinish(session):
+    SESSION["session"] = session
     path = session.config.getoption("--grader-results", default=None)
     if not path:
         return
@@ -214,6 +239,9 @@ def pytest_sessionfinish(session):
     from grader.checks.probe_run import adaptations
     tmp = Path(path).with_suffix(".tmp")
     # errors="replace": a stray surrogate from student text must never lose the whole grading
-    tmp.write_text(json.dumps({"checks": outcomes, "adaptations": adaptations()}, ensure_ascii=False, indent=1),
+    timeline = {**session.config.stash[TIMELINE], "finished": time.time(),
+                "judge_peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    tmp.write_text(json.dumps({"checks": outcomes, "adaptations": adaptations(), "timeline": timeline},
+                              ensure_ascii=False, indent=1),
                    encoding="utf-8", errors="replace")
     tmp.replace(path)

@@ -39,6 +39,7 @@ class AssignmentResult:
     penalty: float = 0.0         # points taken off for lateness
     # what the grading adapted so the course's GPU code ran here (grader/probes/hooks/course_env.py)
     adaptations: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)   # where the wall time went (grader.runner.breakdown)
 
     @property
     def score(self) -> float:

@@ -29,7 +29,7 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
                      env: dict | None = None) -> AssignmentResult:
     """``env``: extra variables for this grading's children only (a GPU: CUDA_VISIBLE_DEVICES)."""
     declared = registry.get(assignment)
-    started = time.monotonic()
+    started, launched = time.monotonic(), time.time()
     with tempfile.TemporaryDirectory(prefix="grader-pytest-") as tmp:
         results_path = Path(tmp) / "checks.json"
         argv = [sys.executable, "-m", "pytest", str(CHECKS / assignment), "-p", "grader.plugin",
@@ -54,7 +54,8 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
             log, code = f"{exc.stdout or ''}{exc.stderr or ''}\n[grader: pytest timed out]", None
         if log_path:
             log_path.write_text(log if isinstance(log, str) else log.decode(errors="replace"))
-        checks, adaptations = _read_checks(results_path, assignment)
+        checks, adaptations, timeline = _read_checks(results_path, assignment)
+    timings = breakdown(timeline, launched, time.time())
     error = None
     if any(c.status == "error" for c in checks):
         error = ("评分器内部错误：部分检查未能评分，不扣分，助教会重新评分。 / Internal grader error: some checks "
@@ -65,17 +66,49 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
     if not assignment_dir.is_dir():
         error = f"缺少作业文件夹 {assignment}/ / the assignment folder {assignment}/ is missing"
     return AssignmentResult(name=assignment, checks=checks, error=error, wall_s=time.monotonic() - started,
-                            adaptations=adaptations)
+                            adaptations=adaptations, timings=timings)
 
 
-def _read_checks(path: Path, assignment: str) -> tuple[list[CheckResult], list[str]]:
-    """The checks' outcomes and the adaptations the grading applied, as grader.plugin wrote them."""
+def _read_checks(path: Path, assignment: str) -> tuple[list[CheckResult], list[str], dict]:
+    """The checks' outcomes, the adaptations the grading applied and its timeline, as grader.plugin
+    wrote them."""
     if not path.exists():
-        return [], []
+        return [], [], {}
     data = json.loads(path.read_text())
     checks = [CheckResult(assignment=assignment, **{k: v for k, v in entry.items() if k != "zh_en"})
               for entry in data["checks"]]
-    return checks, list(data.get("adaptations", []))
+    return checks, list(data.get("adaptations", [])), data.get("timeline") or {}
+
+
+def breakdown(timeline: dict, launched: float, ended: float) -> dict:
+    """Where a grading's wall time went, in seconds: ``startup`` (interpreter, pytest, plugin),
+    ``student`` (some probe running in the sandbox: the student code's floor, with the probe's own
+    imports), ``judge`` (the checks while no probe ran), ``teardown``; and each probe mode's wall
+    and its steps' own seconds. For benchmarks and the class summary; never graded."""
+    configured, finished = timeline.get("configured"), timeline.get("finished")
+    if configured is None or finished is None:
+        return {"total": ended - launched}
+    spans = sorted((p["start"], p["end"]) for p in timeline.get("probes", []))
+    student, reach = 0.0, configured
+    for start, end in spans:   # the union of the probe runs (lora runs two at once)
+        start = max(start, reach)
+        if end > start:
+            student += end - start
+            reach = end
+    probes: dict = {}
+    for p in timeline.get("probes", []):
+        entry = probes.setdefault(p["mode"], {"wall": 0.0, "steps": {}, "peak_bytes": 0})
+        entry["wall"] += p["end"] - p["start"]
+        entry["peak_bytes"] = max(entry["peak_bytes"], p.get("peak_bytes") or 0)
+        for step, seconds in p.get("steps", {}).items():
+            entry["steps"][step] = entry["steps"].get(step, 0.0) + seconds
+    # the unit's envelope: the judge, plus the sandboxes that ran at the same time (lora: two)
+    runs = timeline.get("probes", [])
+    sandboxes = max((sum(q.get("peak_bytes") or 0 for q in runs if q["start"] < p["end"] and p["start"] < q["end"])
+                     for p in runs), default=0)
+    return {"total": ended - launched, "startup": configured - launched, "student": student,
+            "judge": finished - configured - student, "teardown": ended - finished, "probes": probes,
+            "peak_bytes": (timeline.get("judge_peak_bytes") or 0) + sandboxes}
 
 
 def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",

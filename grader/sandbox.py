@@ -171,6 +171,17 @@ class Cgroups:
         except (OSError, ValueError):
             return False
 
+    def peak_memory(self) -> int | None:
+        """The most memory the run used at once (v1 memory.max_usage_in_bytes, v2 memory.peak)."""
+        path = self.paths.get("memory")
+        if path is None:
+            return None
+        name = "memory.peak" if self._v2(path.parent) else "memory.max_usage_in_bytes"
+        try:
+            return int((path / name).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def kill_all(self, wait_s: float = 10.0) -> None:
         """SIGKILL whatever is still in the cgroup and wait until it is gone: bwrap's --new-session
         takes the sandbox out of our process group, so killpg alone leaves it to die on its own."""
@@ -250,6 +261,7 @@ class SandboxResult:
     oom_killed: bool = False
     process_limit_hit: bool = False
     disk_full: bool = False
+    peak_memory_bytes: int | None = None   # the memory cgroup's high-water mark, where there is one
 
     @property
     def problem(self) -> str | None:
@@ -485,12 +497,12 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> Sandb
     text = kept.decode("utf-8", errors="replace")
     if dropped[0]:
         text += f"\n[... {dropped[0]} bytes of output dropped / 输出过长已截断 ...]"
-    oom, forks_refused = cgroups.hit("memory"), cgroups.hit("pids")
+    oom, forks_refused, peak = cgroups.hit("memory"), cgroups.hit("pids"), cgroups.peak_memory()
     cgroups.remove()
     return SandboxResult(returncode=None if timed_out else proc.returncode, output=text,
                          timed_out=timed_out, wall_s=time.monotonic() - started,
                          output_truncated=bool(dropped[0]), out_dir=out, limits=limits, oom_killed=oom,
-                         process_limit_hit=forks_refused)
+                         process_limit_hit=forks_refused, peak_memory_bytes=peak)
 
 
 def _kill_group(pgid: int) -> None:

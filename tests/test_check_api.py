@@ -52,6 +52,7 @@ def run_checks(tmp_path: Path, source: str) -> subprocess.CompletedProcess:
 
 def test_dependencies_order_failures_and_internal_errors(tmp_path):
     proc = run_checks(tmp_path, CHECKS)
+    assert proc.returncode == 1 and "2 failed" in proc.stdout, proc.stdout + proc.stderr   # pytest's own code and summary, after the plugin's fast exit
     checks = {c["name"]: c for c in json.loads((tmp_path / "out.json").read_text())["checks"]}
     assert checks["test_first"]["status"] == "passed", proc.stdout   # ran before test_second needed it
     second = checks["test_second"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from grader.assignments import Assignment
 from grader.checks.student_data import read_json_object
-from grader.plugin import CheckFailed, fail, running_check, skip, stash
+from grader.plugin import CheckFailed, fail, record_probe, running_check, skip, stash
 from grader.sandbox import Sandbox, SandboxResult
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024
@@ -68,10 +69,12 @@ def run_probe(sandbox: Sandbox, assignment: Assignment, mode: str, assignment_di
     ``wall_s``: this run's time limit; the other limits are the sandbox's (the profile's)."""
     if not assignment_dir.is_dir():
         return ProbeRun(result=None, steps={}, missing_folder=assignment_dir.name)
+    started = time.time()
     result = sandbox.run_probe(assignment.probe, [mode], assignment_dir, work,
                                limits=dataclasses.replace(sandbox.limits, wall_s=wall_s),
                                inputs={**given, "notebooks": assignment.notebooks})
     run = ProbeRun(result=result, steps=_read_steps(result.out_dir / "result.json"))
+    record_probe(mode, started, time.time(), run.steps, result.peak_memory_bytes)
     stash(RUNS, []).append(run)
     return run
 

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _probe_common import (OUT, SUBMISSION, Recorder, adapt_to_course, check_source, encoding_as_data,
+from _probe_common import (OUT, SUBMISSION, Recorder, adapt_to_course, check_source, encoding_as_data, finish,
                            load_student_module, read_input)
 from notebooks import use_notebooks
 
@@ -140,7 +140,7 @@ def main():
         inspect(rec, given)
     else:
         train(rec, given, mode)
-    rec.note("finished", True)
+    finish(rec)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import os
 import sys
 import threading
 
-from _probe_common import Recorder, adapt_to_course, check_source, read_input, record_generate
+from _probe_common import Recorder, adapt_to_course, check_source, finish, read_input, record_generate
 from notebooks import use_notebooks
 
 import torch  # noqa: E402  (before student code, so a shadow module cannot replace it)
@@ -104,9 +104,7 @@ def main():
     finally:
         rec.note("loads", dict(loads))
         rec.note("generate_calls", list(calls))
-        rec.note("finished", True)
-        sys.stdout.flush()
-        os._exit(0)  # a student thread that hangs must not keep the probe alive
+        finish(rec)
 
 
 if __name__ == "__main__":

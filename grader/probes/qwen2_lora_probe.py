@@ -8,7 +8,7 @@ train:   the student's own train() under the grading profile's overrides, then t
 import os
 import sys
 
-from _probe_common import (OUT, Recorder, adapt_to_course, encoding_as_data, load_student_module, read_input,
+from _probe_common import (OUT, Recorder, adapt_to_course, encoding_as_data, finish, load_student_module, read_input,
                            record_generate)
 from notebooks import use_notebooks
 
@@ -117,7 +117,7 @@ def main():
     use_notebooks(rec, given["notebooks"])   # train.ipynb / infer.ipynb -> .py where they are graded
     adapt_to_course(rec)
     {"inspect": inspect, "train": train}[mode](rec, given)
-    rec.note("finished", True)
+    finish(rec)
 
 
 if __name__ == "__main__":
