@@ -2,15 +2,20 @@
 
 pytest runs in a child of the judge with the checks folder as its root, so nothing in the
 submission (a conftest.py, a pytest.ini, a plugin) is ever collected: student code only runs
-inside the sandbox that the checks start.
+inside the sandbox that the checks start. The child is forked from the judge zygote
+(grader/judge_zygote.py: pytest and torch already imported) where it can serve, else started as
+`python -m pytest`; both run the same checks the same way.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,22 +45,16 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKS.parent.parent), os.environ.get("PYTHONPATH")])),
                **(env or {})}
-        if private_mounts_possible():
-            # A private mount namespace: the checks mount size-capped tmpfs work folders there
-            # (grader.sandbox.disk_capped), and they vanish with it even if pytest is killed.
-            argv = ["unshare", "--mount", "--propagation", "private", "--", *argv]
+        # A private mount namespace: the checks mount size-capped tmpfs work folders there
+        # (grader.sandbox.disk_capped), and they vanish with it even if pytest is killed.
+        private = private_mounts_possible()
+        if private:
             env["GRADER_PRIVATE_MOUNTS"] = "1"
-        budget = declared.budget_s(profile_name)
-        try:
-            proc = subprocess.run(argv, cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                                  text=True, timeout=budget)
-            log, code = proc.stdout + proc.stderr, proc.returncode
-        except subprocess.TimeoutExpired as exc:
-            log, code = f"{exc.stdout or ''}{exc.stderr or ''}\n[grader: pytest timed out]", None
+        log, code, zygote = _run_pytest(argv, env, tmp, private, declared.budget_s(profile_name))
         if log_path:
-            log_path.write_text(log if isinstance(log, str) else log.decode(errors="replace"))
+            log_path.write_text(log)
         checks, adaptations, timeline = _read_checks(results_path, assignment)
-    timings = breakdown(timeline, launched, time.time())
+    timings = {**breakdown(timeline, launched, time.time()), "zygote": zygote}
     error = None
     if any(c.status == "error" for c in checks):
         error = ("评分器内部错误：部分检查未能评分，不扣分，助教会重新评分。 / Internal grader error: some checks "
@@ -67,6 +66,53 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
         error = f"缺少作业文件夹 {assignment}/ / the assignment folder {assignment}/ is missing"
     return AssignmentResult(name=assignment, checks=checks, error=error, wall_s=time.monotonic() - started,
                             adaptations=adaptations, timings=timings)
+
+
+def _run_pytest(argv: list[str], env: dict, cwd: str, private: bool, budget: float) -> tuple[str, int | None, bool]:
+    """(pytest's output, its exit code or None when it ran out of time, whether the zygote ran it)."""
+    zygote = _zygote(env)
+    if zygote is not None:
+        log_file = Path(cwd) / "pytest.log"
+        code, timed_out = zygote.run(argv[3:], env, cwd, str(log_file), private, budget)
+        if code is not None or timed_out:   # else the zygote died under it: grade with a plain child
+            log = log_file.read_text(errors="replace") if log_file.exists() else ""
+            return log + ("\n[grader: pytest timed out]" if timed_out else ""), code, True
+    if private:
+        argv = ["unshare", "--mount", "--propagation", "private", "--", *argv]
+    try:
+        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=budget)
+        return proc.stdout + proc.stderr, proc.returncode, False
+    except subprocess.TimeoutExpired as exc:
+        out = b"".join(x if isinstance(x, bytes) else (x or "").encode() for x in (exc.stdout, exc.stderr))
+        return out.decode(errors="replace") + "\n[grader: pytest timed out]", None, False
+
+
+_ZYGOTE: dict = {}
+_ZYGOTE_LOCK = threading.Lock()
+
+
+def _zygote(env: dict):
+    """This process's judge zygote (grader/judge_zygote.py), started on first use; None where it
+    cannot serve this grading (GRADER_ZYGOTE=0, or it does not start), which then gets a plain
+    `python -m pytest` child, as it would without one."""
+    if os.environ.get("GRADER_ZYGOTE", "1") == "0":
+        return None
+    from grader.judge_zygote import Zygote
+    with _ZYGOTE_LOCK:
+        zygote = _ZYGOTE.get("it")
+        if zygote is None or not zygote.alive:
+            if _ZYGOTE.get("failed"):
+                return None
+            try:
+                zygote = _ZYGOTE["it"] = Zygote(env, cwd=tempfile.gettempdir())
+                atexit.register(zygote.close)
+            except (OSError, RuntimeError, queue.Empty) as exc:
+                print(f"grader: the judge zygote did not start ({exc}); each grading starts its own "
+                      f"pytest / 评分进程预加载失败，改为逐次启动", file=sys.stderr)
+                _ZYGOTE["failed"] = True
+                return None
+    return zygote if zygote.serves(env) else None
 
 
 def _read_checks(path: Path, assignment: str) -> tuple[list[CheckResult], list[str], dict]:
