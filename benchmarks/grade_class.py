@@ -1,9 +1,10 @@
 """Wall time of a class run, and where it goes: N synthetic submissions (copies of
 examples/submissions: alice full marks, bob one bug, carol the blank stubs, in turn), graded with
-1 worker, with 2, and through a local Ray; then a resumed run, which grades nothing.
+1 worker, with 2, through a local Ray and, with --ray-nodes, on local multi-node Ray clusters;
+then a resumed run, which grades nothing.
 
     .venv/bin/python benchmarks/grade_class.py [--students N] [--assignment A ...] [--workers 1,2]
-                                               [--no-ray] [--class-size 50]
+                                               [--no-ray] [--ray-nodes 1,2,4] [--class-size 50]
 
 Prints, all measured in this one run:
 - seconds per submission and for the class with each executor, the speed-ups, and the class of
@@ -58,6 +59,25 @@ def timed(label: str, n: int, run) -> tuple[float, list]:
     return wall, results
 
 
+def ray_cluster(nodes: int, klass: Path, out: Path, assignments, quiet, n: int):
+    """The class on a multi-node Ray cluster started here (ray.cluster_utils.Cluster: each node a
+    raylet of its own with 2 CPUs, so one unit at a time). On one machine the nodes share its cores:
+    the wall time falls with nodes only as far as the cores go."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+    for _ in range(nodes - 1):
+        cluster.add_node(num_cpus=2)
+    try:
+        executor = RayExecutor(address=cluster.address)
+        return timed(f"ray cluster, {nodes} node(s)", n, lambda: grade_class(
+            klass, out, assignments=assignments, stream=quiet, executor=executor))
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
 def print_breakdown(results, assignments) -> None:
     print("\nwhere a grading's time goes (1 worker; mean seconds over the class):")
     print(f"  {'assignment':<20} {'total':>7} " + " ".join(f"{p:>9}" for p in PHASES)
@@ -92,6 +112,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="worker counts to measure, comma-separated")
     parser.add_argument("--class-size", type=int, default=50, help="the class size to project to")
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--ray-nodes", default="", help="also on local multi-node Ray clusters of these sizes, e.g. 1,2,4")
     args = parser.parse_args()
     assignments = tuple(args.assignment or DEFAULT)
     n = args.students
@@ -125,6 +146,9 @@ def main() -> None:
                 ray.shutdown()
             assert verdicts(results) == verdicts(first), "Ray changed a verdict"
             print(f"  ray vs local {last} workers: {ray_wall / walls[last]:.2f}x the wall time")
+        for nodes in (int(x) for x in args.ray_nodes.split(",") if x):
+            wall, results = ray_cluster(nodes, klass, tmp / f"ray{nodes}", assignments, quiet, n)
+            assert verdicts(results) == verdicts(first), f"a {nodes}-node Ray cluster changed a verdict"
         print(f"  every executor gave all {len(verdicts(first))} checks the same verdicts")
         for workers, wall in walls.items():
             print(f"  projected: a class of {args.class_size} with {workers} worker(s): "

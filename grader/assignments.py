@@ -33,6 +33,18 @@ class TimeLimit:
 
 
 @dataclass(frozen=True)
+class Envelope:
+    """What one grading needs on a Gradescope container (one submission per container; Gradescope's
+    defaults are 768 MB, 10 minutes and half a CPU), measured on the reference. `grader
+    gradescope-bundle` states it with the timeout (Assignment.gradescope_minutes), the bundle's
+    run_autograder holds each sandboxed run to ``sandbox_mb``, and tests/test_course_tools.py grades
+    the reference through the bundle inside it (a memory cgroup, the timeout)."""
+    memory_mb: int      # the container's memory: the judge and the sandboxed runs that overlap
+    sandbox_mb: int     # one sandboxed run's memory limit inside it (GRADER_MEMORY_LIMIT_MB)
+    cpus: float = 2     # the CPUs it was measured with
+
+
+@dataclass(frozen=True)
 class Assignment:
     name: str                       # the folder name, in reference/, assignments/ and submissions
     zh: str                         # a title, for people
@@ -54,6 +66,8 @@ class Assignment:
     # the base models the judge evaluates through grader/judge_service.py (the `judge` fixture): a
     # class run loads each one once and shares it between its students
     judge_models: tuple[str, ...] = ()
+    # the Gradescope settings one grading needs (cpu profile), measured: see Envelope
+    gradescope: Envelope = Envelope(memory_mb=2048, sandbox_mb=1024)
     pip: tuple[str, ...] = ()       # requirements beyond the grader's own (pyproject.toml)
     apt: tuple[str, ...] = ()       # Debian packages its probe or checks need
 
@@ -73,6 +87,17 @@ class Assignment:
         """The longest one grading of this assignment may take (every limit spent, plus set-up)."""
         limits = self.limits(profile)
         return sum(limits[n] * limit.runs for n, limit in self.time_limits.items()) + 600
+
+    def gradescope_minutes(self) -> int:
+        """The autograder timeout for the cpu profile: every limit spent one after another, and two
+        minutes for the rest, so a submission that hangs still gets its report (Gradescope's
+        default is 10 minutes, its most 40)."""
+        worst = self.budget_s("cpu") - 600 + 120
+        return min(40, max(10, -(-int(worst) // 60)))
+
+    def gradescope_settings(self) -> str:
+        e = self.gradescope
+        return f"memory {e.memory_mb} MB, timeout {self.gradescope_minutes()} min, {e.cpus:g} CPUs"
 
     def describe_limits(self, profile: str = "cpu") -> str:
         limits = self.limits(profile)

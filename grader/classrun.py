@@ -100,6 +100,24 @@ def cached_result(unit: Unit) -> SubmissionResult | None:
     return None
 
 
+def expected_seconds(unit: Unit) -> float:
+    """How long a unit should take: its last grading's time where there was one (a regrade after a
+    fix to a check), else the time budgets of the assignments its folder holds."""
+    from grader import assignments as registry
+
+    try:
+        return float(json.loads((unit.out / "grader-result.json").read_text(encoding="utf-8"))["execution_time"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return float(sum(registry.get(a).budget_s(unit.profile) for a in unit.assignments
+                         if (unit.student / a).is_dir()))
+
+
+def longest_first(units: list[Unit]) -> list[Unit]:
+    """The order to start units in: the longest first, so no long one is left to run alone at the
+    end while the other workers sit idle (ties keep the class's order)."""
+    return sorted(units, key=expected_seconds, reverse=True)
+
+
 def grade_unit(unit: Unit, env: dict | None = None) -> dict:
     """Grade one student (in this process, or in a Ray worker); returns the result as JSON data."""
     from grader.course import load_policy
@@ -187,9 +205,27 @@ def _worker_env() -> dict:
     return {k: v for k, v in os.environ.items() if k.startswith(keep)}
 
 
+# a unit's peak under the cpu profile, measured by benchmarks/grade_class.py: ~1.4 GiB (the judge and
+# qwen2_lora's two sandboxes at once, or a DeepSpeed launch); 2 GiB leaves room
+UNIT_MEMORY_BYTES = 2 * 1024 ** 3
+
+
 def default_workers(cpu_threads: int = 2) -> int:
-    """One unit per two cores: each sandbox runs torch with two threads."""
-    return max(1, (os.cpu_count() or 1) // cpu_threads)
+    """One unit per two cores (each sandbox runs torch with two threads), and no more units than
+    the memory available now holds at a unit's peak."""
+    by_cores = max(1, (os.cpu_count() or 1) // cpu_threads)
+    return max(1, min(by_cores, available_memory() // UNIT_MEMORY_BYTES))
+
+
+def available_memory() -> int:
+    """MemAvailable from /proc/meminfo, in bytes (a large number where there is none)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 1 << 50
 
 
 def visible_gpus() -> list[int]:
@@ -301,7 +337,7 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
     progress = Progress(len(units), len(results), stream)
     judges = shared_judges(profile_name, assignments) if todo and executor.name == "local" else None
     try:
-        for unit, outcome in executor.run(todo, judges):
+        for unit, outcome in executor.run(longest_first(todo), judges):
             name = unit.student.name
             if isinstance(outcome, BaseException):
                 errors[name] = f"{type(outcome).__name__}: {outcome}"

@@ -217,8 +217,14 @@ def cmd_gradescope_bundle(args) -> int:
 
     if _assignments(args) is None or _policy(args) is None:
         return 2
+    from grader import assignments
+
     path = build_bundle(args.assignment_name, Path(args.output), course=Path(args.course) if args.course else None)
-    print(f"wrote {path}: upload it as the Gradescope autograder / 上传到 Gradescope 作为自动评分器")
+    declared = assignments.get(args.assignment_name)
+    e, minutes = declared.gradescope, declared.gradescope_minutes()
+    print(f"wrote {path}: upload it as the Gradescope autograder / 上传到 Gradescope 作为自动评分器\n"
+          f"Autograder Settings: {declared.gradescope_settings()} (Gradescope's defaults: 768 MB, 10 min, "
+          f"0.5 CPU) / 自动评分器设置：内存 {e.memory_mb} MB，超时 {minutes} 分钟，{e.cpus:g} 个 CPU")
     return 0
 
 

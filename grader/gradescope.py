@@ -43,6 +43,9 @@ mkdir -p "$ROOT/results"
 cd "$ROOT/source"
 COURSE=()
 [ -f "$ROOT/source/course.toml" ] && COURSE=(--course "$ROOT/source/course.toml")
+# the envelope this bundle states ({envelope}): each sandboxed run's memory, so a student's memory
+# hog is reported as such instead of the container being killed
+export GRADER_MEMORY_LIMIT_MB="${{GRADER_MEMORY_LIMIT_MB:-{sandbox_mb}}}"
 "$PY" -m grader.cli run "$ROOT/submission" --assignment {assignment} --out "$ROOT/results/report" \\
     --metadata "$ROOT/submission_metadata.json" "${{COURSE[@]}}"
 status=$?
@@ -65,7 +68,8 @@ def build_bundle(assignment: str, output: Path, course: Path | None = None) -> P
         _add_script(zf, "setup.sh", SETUP_SH.format(
             assignment=assignment, apt=" ".join(declared.apt),
             pip=" ".join(shlex.quote(requirement) for requirement in declared.pip)))
-        _add_script(zf, "run_autograder", RUN_AUTOGRADER.format(assignment=assignment))
+        _add_script(zf, "run_autograder", RUN_AUTOGRADER.format(
+            assignment=assignment, envelope=declared.gradescope_settings(), sandbox_mb=declared.gradescope.sandbox_mb))
         for name in SOURCE:
             path = REPO / name
             files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())

@@ -13,6 +13,7 @@ Everything here is the judge's own code: student code only ever runs inside the 
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import json
@@ -79,18 +80,22 @@ class Zygote:
         ident = next(self._ids)
         answers = self._waiting[ident] = queue.Queue()
         try:
-            with self._write:
-                self.proc.stdin.write((json.dumps({"id": ident, "args": args, "env": env, "cwd": cwd, "log": log,
-                                                   "private_mounts": private_mounts}) + "\n").encode())
-                self.proc.stdin.flush()
-            started = answers.get(timeout=60)
+            try:
+                with self._write:
+                    self.proc.stdin.write((json.dumps({"id": ident, "args": args, "env": env, "cwd": cwd, "log": log,
+                                                       "private_mounts": private_mounts}) + "\n").encode())
+                    self.proc.stdin.flush()
+                started = answers.get(timeout=60)
+            except (OSError, ValueError, queue.Empty):   # it died before it could answer
+                return None, False
             if "pid" not in started:
                 return None, False
             try:
                 ended = answers.get(timeout=timeout)
             except queue.Empty:
                 _kill_group(started["pid"])
-                answers.get(timeout=60)
+                with contextlib.suppress(queue.Empty):   # its end, reaped by the zygote
+                    answers.get(timeout=60)
                 return None, True
             return ended.get("exit"), False
         finally:

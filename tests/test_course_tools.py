@@ -6,14 +6,18 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from datetime import datetime, timezone
 
 import pytest
 
+from grader import assignments
 from grader.course import CourseError, apply_policy, load_policy, submission_time
 from fixtures import fixtures_dir
 from grader.profiles import REPO
+from grader.sandbox import Cgroups
+from tests.conftest import DEEPSPEED, check_count
 from tests.test_results_format import sample, validate_gradescope
 
 POLICY = """
@@ -93,11 +97,18 @@ def test_validate_says_reference_full_and_stub_zero():
     assert "ok  qwen2_chat     stub      0/100" in proc.stdout
 
 
-@pytest.mark.parametrize("base, score", [("reference", 100), ("assignments", 0)])
-def test_gradescope_bundle_runs_as_gradescope_runs_it(tmp_path, base, score):
+BUNDLED = [pytest.param("qwen2_chat", "assignments", 0, id="qwen2_chat-stub")] + [
+    pytest.param(a, "reference", 100, id=a, marks=[DEEPSPEED] if a == "minicpm_deepspeed" else [])
+    for a in assignments.names()]
+
+
+@pytest.mark.parametrize("assignment, base, score", BUNDLED)
+def test_gradescope_bundle_runs_as_gradescope_runs_it_inside_the_envelope_it_states(tmp_path, assignment, base, score):
     bundle = tmp_path / "autograder.zip"
-    proc = grader_cli("gradescope-bundle", "qwen2_chat", "-o", bundle)
-    assert proc.returncode == 0, proc.stderr
+    proc = grader_cli("gradescope-bundle", assignment, "-o", bundle)
+    declared = assignments.get(assignment)
+    envelope = declared.gradescope
+    assert proc.returncode == 0 and declared.gradescope_settings() in proc.stdout, proc.stdout + proc.stderr
     root = tmp_path / "autograder"
     with zipfile.ZipFile(bundle) as zf:
         names = zf.namelist()
@@ -105,13 +116,19 @@ def test_gradescope_bundle_runs_as_gradescope_runs_it(tmp_path, base, score):
     assert {"setup.sh", "run_autograder", "grader/cli.py"} <= set(names)
     assert not any(n.startswith(("reference/", "tests/")) for n in names)   # no solutions shipped
     # Gradescope's layout: the student's files flat in submission/, the metadata beside it
-    shutil.copytree(REPO / base / "qwen2_chat", root / "submission")
+    shutil.copytree(REPO / base / assignment, root / "submission")
     (root / "submission_metadata.json").write_text(json.dumps({"created_at": "2026-11-01T00:00:00Z"}))
     env = {"PATH": "/usr/bin:/bin", "AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": sys.executable,
            "GRADER_FIXTURES": str(fixtures_dir()), "HOME": str(tmp_path)}
+    # the container: the envelope's memory for the whole tree (judge and sandboxes), its timeout
+    container = Cgroups({"memory": envelope.memory_mb * 1024 ** 2})
+    started = time.monotonic()
     run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
-                         text=True, timeout=600)
+                         text=True, timeout=declared.gradescope_minutes() * 60, preexec_fn=container.join)
+    wall, oom, peak = time.monotonic() - started, container.hit("memory"), container.peak_memory()
+    container.remove()
     results = json.loads((root / "results" / "results.json").read_text())
-    assert results["score"] == score, run.stdout + run.stderr
+    assert results["score"] == score and not oom, run.stdout + run.stderr
     validate_gradescope(results)
-    assert len(results["tests"]) == 6
+    assert len(results["tests"]) == check_count(assignment)
+    print(f"{assignment}: {wall:.0f} s, peak {(peak or 0) / 1024 ** 2:.0f} MB of the stated {declared.gradescope_settings()}")

@@ -1,5 +1,5 @@
 """minicpm_deepspeed declares itself: MiniCPM-2B trained with DeepSpeed ZeRO-2 and CPU offload."""
-from grader.assignments import Assignment, Grading, TimeLimit
+from grader.assignments import Assignment, Envelope, Grading, TimeLimit
 
 # measured on the MiniCPM stand-in (fixtures/recipes/minicpm_standin.py): LoRA q/k/v/o r=8 learns the
 # 甄嬛 answer in ~50 epochs at 1e-2 (100 for a margin: 2e-2 diverges), full training in 20 at 5e-3;
@@ -51,4 +51,8 @@ ASSIGNMENT = Assignment(
                             note_en=f"DeepSpeed launches of {GPU_STEPS} steps at lr 1e-4 (LoRA) and 1e-5 (full), seed 42",
                             note_zh=f"DeepSpeed 训练 {GPU_STEPS} 步，LoRA lr 1e-4，全参 1e-5，seed 42")},
     apt=("g++",),   # DeepSpeed's CPU ops are JIT-built once, at set-up
+    # one Gradescope container per submission: the judge and one DeepSpeed launch at a time
+    # peaked at 1281 MB on the reference
+    # (tests/test_course_tools.py prints it, graded inside this envelope)
+    gradescope=Envelope(memory_mb=2560, sandbox_mb=1536),
 )

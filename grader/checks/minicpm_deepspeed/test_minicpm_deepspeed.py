@@ -104,9 +104,16 @@ def _answer(model, tokenizer, prompt_ids: list[int]) -> str:
     import torch
     ids = torch.tensor([prompt_ids], device=model.device)
     budget = len(tokenizer(fresh.identity(), add_special_tokens=False)["input_ids"]) + 8
-    with torch.no_grad():
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                             max_new_tokens=budget, pad_token_id=tokenizer.eos_token_id)
+    # one thread: a greedy answer must not depend on how many threads a loaded machine gives the
+    # judge (seen: a near tie between two tokens went either way under load)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                 max_new_tokens=budget, pad_token_id=tokenizer.eos_token_id)
+    finally:
+        torch.set_num_threads(threads)
     return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
 
 

@@ -1,5 +1,5 @@
 """qwen2_chat declares itself: the Streamlit chat demo for Qwen2-7B-Instruct."""
-from grader.assignments import Assignment, Grading, TimeLimit
+from grader.assignments import Assignment, Envelope, Grading, TimeLimit
 
 ASSIGNMENT = Assignment(
     name="qwen2_chat",
@@ -17,4 +17,8 @@ ASSIGNMENT = Assignment(
     grading={"cpu": Grading(),
              # a 7B model loads in the first turn: minutes from a cold disk
              "gpu": Grading(limits={"chat": 900, "chat_turn": 300}, fixtures=("qwen2-real-tokenizer", "qwen2-7b-instruct-gpu-standin"))},
+    # one Gradescope container per submission: the judge and the AppTest session
+    # peaked at 634 MB on the reference
+    # (tests/test_course_tools.py prints it, graded inside this envelope)
+    gradescope=Envelope(memory_mb=1536, sandbox_mb=1024),
 )

@@ -1,5 +1,5 @@
 """qwen2_fastapi: the course's "FastApi 部署调用" chapter for Qwen2-7B-Instruct, with chat history."""
-from grader.assignments import Assignment, Grading, TimeLimit
+from grader.assignments import Assignment, Envelope, Grading, TimeLimit
 
 ASSIGNMENT = Assignment(
     name="qwen2_fastapi",
@@ -29,4 +29,8 @@ ASSIGNMENT = Assignment(
         "gpu": Grading(limits={"serve": 900, "request": 300}, fixtures=("qwen2-real-tokenizer", "qwen2-7b-instruct-gpu-standin"),
                        standin_overrides={"answer_tokens": (8, 48)})},
     pip=("fastapi==0.165.0", "uvicorn==0.55.0"),
+    # one Gradescope container per submission: the judge and the server
+    # peaked at 618 MB on the reference
+    # (tests/test_course_tools.py prints it, graded inside this envelope)
+    gradescope=Envelope(memory_mb=1536, sandbox_mb=1024),
 )

@@ -1,5 +1,5 @@
 """qwen2_lora declares itself: the LoRA fine-tune of Qwen2-7B-Instruct with transformers + peft."""
-from grader.assignments import Assignment, Grading, TimeLimit
+from grader.assignments import Assignment, Envelope, Grading, TimeLimit
 
 GPU_STEPS = 60   # the gpu profile's short run (x batch 4: each of ~20 records seen about a dozen times)
 
@@ -34,4 +34,8 @@ ASSIGNMENT = Assignment(
                        note_en=f"a short run: {GPU_STEPS} steps at the tutorial's lr 1e-4, batch 4, seed 42",
                        note_zh=f"短训练：{GPU_STEPS} 步，教程的 lr 1e-4，batch 4，seed 42"),
     },
+    # one Gradescope container per submission: the judge and two sandboxes at once (inspect and train)
+    # peaked at 1182 MB on the reference
+    # (tests/test_course_tools.py prints it, graded inside this envelope)
+    gradescope=Envelope(memory_mb=3072, sandbox_mb=1280),
 )
