@@ -83,16 +83,20 @@ class Assignment:
                 raise AssignmentError(f"GRADER_{name.upper()}_TIMEOUT_S={raw!r} is not a number of seconds") from None
         return out
 
+    def limits_s(self, profile: str = "cpu") -> float:
+        """Every time limit spent, one after another."""
+        limits = self.limits(profile)
+        return sum(limits[n] * limit.runs for n, limit in self.time_limits.items())
+
     def budget_s(self, profile: str = "cpu") -> float:
         """The longest one grading of this assignment may take (every limit spent, plus set-up)."""
-        limits = self.limits(profile)
-        return sum(limits[n] * limit.runs for n, limit in self.time_limits.items()) + 600
+        return self.limits_s(profile) + 600
 
     def gradescope_minutes(self) -> int:
         """The autograder timeout for the cpu profile: every limit spent one after another, and two
         minutes for the rest, so a submission that hangs still gets its report (Gradescope's
         default is 10 minutes, its most 40)."""
-        worst = self.budget_s("cpu") - 600 + 120
+        worst = self.limits_s("cpu") + 120
         return min(40, max(10, -(-int(worst) // 60)))
 
     def gradescope_settings(self) -> str:

@@ -25,6 +25,8 @@ import subprocess
 import sys
 import threading
 
+from grader.sandbox import _kill_group   # the same SIGKILL of a process group as a sandbox's end
+
 PRELOAD = ("pytest", "numpy", "torch", "transformers", "peft", "safetensors.torch", "jinja2")
 # variables a preloaded library reads when it is imported: a grading whose value differs from the
 # zygote's gets a plain child (CUDA_VISIBLE_DEVICES is read when CUDA starts, never in the zygote)
@@ -107,13 +109,6 @@ class Zygote:
             self.proc.wait()
 
 
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 # ------------------------------------------------------------------------------- the zygote itself
 
 def _libc():
@@ -146,7 +141,7 @@ def _child(request: dict) -> None:
         os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") < 65536 else 65536)
+        os.closerange(3, min(os.sysconf("SC_OPEN_MAX"), 65536))
         os.chdir(request["cwd"])
         sys.path[0] = request["cwd"]   # as `python -m pytest` started there has it
         os.environ.clear()

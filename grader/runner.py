@@ -134,7 +134,8 @@ def breakdown(timeline: dict, launched: float, ended: float) -> dict:
     configured, finished = timeline.get("configured"), timeline.get("finished")
     if configured is None or finished is None:
         return {"total": ended - launched}
-    spans = sorted((p["start"], p["end"]) for p in timeline.get("probes", []))
+    runs = timeline.get("probes", [])
+    spans = sorted((p["start"], p["end"]) for p in runs)
     student, reach = 0.0, configured
     for start, end in spans:   # the union of the probe runs (lora runs two at once)
         start = max(start, reach)
@@ -142,14 +143,13 @@ def breakdown(timeline: dict, launched: float, ended: float) -> dict:
             student += end - start
             reach = end
     probes: dict = {}
-    for p in timeline.get("probes", []):
+    for p in runs:
         entry = probes.setdefault(p["mode"], {"wall": 0.0, "steps": {}, "peak_bytes": 0})
         entry["wall"] += p["end"] - p["start"]
         entry["peak_bytes"] = max(entry["peak_bytes"], p.get("peak_bytes") or 0)
         for step, seconds in p.get("steps", {}).items():
             entry["steps"][step] = entry["steps"].get(step, 0.0) + seconds
     # the unit's envelope: the judge, plus the sandboxes that ran at the same time (lora: two)
-    runs = timeline.get("probes", [])
     sandboxes = max((sum(q.get("peak_bytes") or 0 for q in runs if q["start"] < p["end"] and p["start"] < q["end"])
                      for p in runs), default=0)
     return {"total": ended - launched, "startup": configured - launched, "student": student,
