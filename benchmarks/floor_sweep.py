@@ -21,33 +21,22 @@ import os
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from grader.runner import grade_submission  # noqa: E402
-from tests.conftest import make_submission  # noqa: E402
+from tests.conftest import HONEST, honest_entry, honest_submission, make_submission  # noqa: E402
 
-HONEST = REPO / "tests" / "honest"
 
 
 def entries(assignment: str, root: Path) -> dict[str, tuple[Path, int]]:
     """name -> (submission folder, its expected score)."""
     found = {"reference": (make_submission(root / "reference", assignment=assignment), 100)}
     for folder in sorted(HONEST.iterdir()):
-        if not (folder / "entry.toml").is_file():
-            continue
-        entry = tomllib.loads((folder / "entry.toml").read_text(encoding="utf-8"))
-        if entry["assignment"] != assignment:
-            continue
-        files = {str(p.relative_to(folder / "files")): p.read_bytes()
-                 for p in sorted((folder / "files").rglob("*")) if p.is_file()} if (folder / "files").is_dir() else {}
-        sub = make_submission(root / folder.name, base=entry["base"], assignment=assignment, files=files,
-                              patches=[(p["file"], p["old"], p["new"]) for p in entry.get("patch", [])],
-                              drop=entry.get("drop", ()))
-        found[folder.name] = (sub, entry["score"])
+        if (folder / "entry.toml").is_file() and honest_entry(folder.name)["assignment"] == assignment:
+            found[folder.name] = (honest_submission(folder.name, root / folder.name), honest_entry(folder.name)["score"])
     return found
 
 

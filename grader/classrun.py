@@ -87,17 +87,35 @@ def cache_key(student: Path, profile: str, assignments: tuple[str, ...], policy_
     return digest.hexdigest()
 
 
-def cached_result(unit: Unit) -> SubmissionResult | None:
-    path = unit.out / "grader-result.json"
+class ClassRunError(ValueError):
+    """A class run that cannot start as asked; the message names the fix."""
+
+
+def previous_result(out: Path) -> SubmissionResult | None:
+    """The last finished grading in out/ (grader-result.json), whatever it was graded with."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("cache_key") == unit.key:
-            result = SubmissionResult.from_json(data)
-            # an internal grader error is never final: the next run grades it again
-            return None if any(a.needs_regrading for a in result.assignments) else result
+        return SubmissionResult.from_json(json.loads((out / "grader-result.json").read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError, KeyError):
-        pass
-    return None
+        return None
+
+
+def cached_result(unit: Unit) -> SubmissionResult | None:
+    result = previous_result(unit.out)
+    if result is None or result.cache_key != unit.key:
+        return None
+    # an internal grader error is never final: the next run grades it again
+    return None if any(a.needs_regrading for a in result.assignments) else result
+
+
+def load_class(out_dir: Path) -> list[SubmissionResult]:
+    """Every student's last grading under a class run's output folder, in the class's order."""
+    if not out_dir.is_dir():
+        raise ClassRunError(f"{out_dir} is not a folder: give the --out folder of a class run / 不是评分输出文件夹")
+    results = [r for d in sorted(p for p in out_dir.iterdir() if p.is_dir()) if (r := previous_result(d))]
+    if not results:
+        raise ClassRunError(f"{out_dir} holds no graded students (<student>/grader-result.json): run "
+                            f"`grader run SUBMISSIONS --out {out_dir}` first / 没有找到评分结果")
+    return results
 
 
 def expected_seconds(unit: Unit) -> float:
@@ -307,10 +325,14 @@ def find_students(folder: Path) -> list[Path]:
 
 def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
                 assignments: tuple[str, ...] | None = None, executor=None, force: bool = False,
-                policy_path: Path | None = None, stream=None) -> list[SubmissionResult]:
-    """Grade each student folder in ``folder`` into out_dir/<student>/, then the class pages."""
-    from grader.course import load_policy
-    from grader.report import render_class, write_grades_csv
+                policy_path: Path | None = None, stream=None, only: tuple[str, ...] = (),
+                grades_format: str = "plain") -> list[SubmissionResult]:
+    """Grade each student folder in ``folder`` into out_dir/<student>/, then the class pages.
+
+    ``only``: regrade just these students; everyone else keeps their last grading as it is, so the
+    dashboard, grades.csv and the similarity report stay whole."""
+    from grader.course import apply_adjustments, load_policy
+    from grader.runner import write_reports
 
     from grader import assignments as registry
 
@@ -318,21 +340,45 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
     policy = load_policy(policy_path)
     executor = executor or LocalExecutor(default_workers())
     stream = stream or sys.stderr
+    students = find_students(folder)
+    unknown = sorted(set(only) - {s.name for s in students})
+    if unknown:
+        raise ClassRunError(f"--only names no student folder in {folder}: {', '.join(unknown)} "
+                            f"(names are the folders' names) / --only 中的学生不存在")
+    for adjustment in policy.adjustments:
+        if adjustment.student not in {s.name for s in students}:
+            print(f"warning: course.toml adjusts {adjustment.student!r}, who has no folder in {folder} / "
+                  f"人工调整的学生不存在", file=stream, flush=True)
     units = [Unit(student=s, out=out_dir / s.name, profile=profile_name, assignments=assignments,
                   key=cache_key(s, profile_name, assignments, policy.text),
                   policy_path=str(policy_path) if policy_path else None)
-             for s in find_students(folder)]
+             for s in students]
     results: dict[str, SubmissionResult] = {}
-    todo = []
+    todo, ungraded = [], []
     for unit in units:
-        cached = None if force else cached_result(unit)
+        name = unit.student.name
+        if only and name not in only:
+            kept = previous_result(unit.out)
+            if kept is None:
+                ungraded.append(name)
+            else:
+                results[name] = kept
+            continue
+        cached = None if force or only else cached_result(unit)
         if cached is not None:
-            results[unit.student.name] = cached
+            results[name] = cached
         else:
             todo.append(unit)
     if results:
-        print(f"resuming: {len(results)} of {len(units)} already graded with the same files and grader "
-              f"(--force regrades) / 已评分的提交将被跳过", file=stream, flush=True)
+        print(f"{'kept' if only else 'resuming'}: {len(results)} of {len(units)} already graded "
+              f"({'--only regrades just ' + ', '.join(only) if only else 'same files and grader; --force regrades'})"
+              f" / 已评分的提交将被跳过", file=stream, flush=True)
+    if ungraded:
+        print(f"not graded yet, left out of this run's pages: {', '.join(ungraded)} (run without --only to grade "
+              f"them) / 这些学生尚未评分", file=stream, flush=True)
+    for name, result in results.items():   # adjustments are not in the cache key: bring them up to date
+        if apply_adjustments(result, policy):
+            write_reports(result, out_dir / name)
     errors: dict[str, str] = {}
     progress = Progress(len(units), len(results), stream)
     judges = shared_judges(profile_name, assignments) if todo and executor.name == "local" else None
@@ -356,6 +402,21 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
                       file=stream, flush=True)
             judges.close()
     ordered = [results[u.student.name] for u in units if u.student.name in results]
-    render_class(ordered, out_dir / "index.html", errors=errors)
-    write_grades_csv(ordered, out_dir / "grades.csv")
+    write_class_pages(ordered, out_dir, errors, students, assignments, grades_format, stream)
     return ordered
+
+
+def write_class_pages(results: list[SubmissionResult], out_dir: Path, errors: dict, students: list[Path],
+                      assignments: tuple[str, ...], grades_format: str, stream) -> None:
+    """index.html, grades.csv and the similarity report (which never holds up the grades)."""
+    from grader.report import render_class, write_grades_csv
+    from grader.similarity import write_report
+
+    similarity = True
+    try:
+        write_report(students, out_dir, assignments)
+    except Exception as exc:  # a report for people: its failure must not cost the class its grades
+        similarity = False
+        print(f"warning: no similarity report: {type(exc).__name__}: {exc} / 相似度报告生成失败", file=stream, flush=True)
+    render_class(results, out_dir / "index.html", errors=errors, similarity=similarity)
+    write_grades_csv(results, out_dir / "grades.csv", grades_format)

@@ -1,5 +1,6 @@
 """The `grader` command line: run (one student or a class), check (students), validate (course
-authors), gradescope-bundle, stubs, fixtures, needs. The assignments are the declared ones
+authors), gradescope-bundle, stubs, fixtures, needs; for the staff's week after a class run: grades
+(the gradebook in Canvas's or Moodle's layout), similarity, publish canvas. The assignments are the declared ones
 (grader/assignments.py)."""
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def one_submission(path: Path, assignments: tuple[str, ...], scratch: Path) -> P
 
 def cmd_run(args) -> int:
     import tempfile
-    from grader.classrun import find_students, grade_class, make_executor
+    from grader.classrun import ClassRunError, find_students, grade_class, make_executor
     from grader.profiles import get_profile
     from grader.runner import grade_submission
 
@@ -107,6 +108,10 @@ def cmd_run(args) -> int:
     metadata = Path(args.metadata) if args.metadata else None
     with tempfile.TemporaryDirectory(prefix="grader-upload-") as scratch:
         single = one_submission(path, assignments, Path(scratch))
+        if single is not None and args.only:
+            print(f"error: --only regrades students of a class run; {path} is one submission / --only 用于班级评分",
+                  file=sys.stderr)
+            return 2
         if single is not None:
             result = grade_submission(single, out, args.profile, assignments, policy=policy, metadata=metadata)
             print(f"{result.student}: {result.score:g}/{result.max_score:g} -> {out / 'report.html'}")
@@ -119,8 +124,14 @@ def cmd_run(args) -> int:
         print(f"error: no submissions in {path} / 没有找到提交", file=sys.stderr)
         return 2
     executor = make_executor(args.executor, get_profile(args.profile).device, args.workers, args.address)
-    results = grade_class(path, out, args.profile, assignments, executor=executor, force=args.force,
-                          policy_path=Path(args.course) if args.course else None)
+    only = tuple(s.strip() for s in (args.only or "").split(",") if s.strip())
+    try:
+        results = grade_class(path, out, args.profile, assignments, executor=executor, force=args.force,
+                              policy_path=Path(args.course) if args.course else None, only=only,
+                              grades_format=args.format)
+    except ClassRunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"{len(results)} submissions graded -> {out / 'index.html'}, {out / 'grades.csv'}")
     return 0
 
@@ -272,12 +283,72 @@ def cmd_needs(args) -> int:
     return 0
 
 
+def cmd_grades(args) -> int:
+    from grader.classrun import ClassRunError, load_class
+    from grader.report import write_grades_csv
+
+    out = Path(args.out_dir).resolve()
+    try:
+        results = load_class(out)
+    except ClassRunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    path = Path(args.output) if args.output else out / f"grades-{args.format}.csv"
+    write_grades_csv(results, path, args.format)
+    print(f"wrote {path}: {len(results)} students ({args.format}) / 已导出成绩")
+    return 0
+
+
+def cmd_similarity(args) -> int:
+    from grader.classrun import find_students
+    from grader.similarity import write_report
+
+    assignments = _assignments(args)
+    path = Path(args.path).resolve()
+    if assignments is None:
+        return 2
+    if not path.is_dir() or not find_students(path):
+        print(f"error: {path} holds no student folders / 没有找到学生提交", file=sys.stderr)
+        return 2
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = write_report(find_students(path), out, assignments)
+    print(f"{sum(p.flagged for p in pairs)} flagged pair(s) -> {out / 'similarity.html'} / 相似度报告")
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from grader.classrun import ClassRunError, load_class
+    from grader.lms import PublishError, publish
+
+    ids = {}
+    for item in args.assignment_id:
+        name, _, number = item.partition("=")
+        if not number.strip().isdigit():
+            print(f"error: --assignment-id {item!r}: write NAME=ID, e.g. qwen2_lora=1234", file=sys.stderr)
+            return 2
+        ids[name.strip()] = int(number)
+    try:
+        results = load_class(Path(args.out_dir).resolve())
+        found = publish(args.url, args.course_id, results, args.report_url, ids, args.dry_run, sys.stdout)
+    except (ClassRunError, PublishError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if found.unmatched:
+        print(f"not in the Canvas course (no student with that login, SIS id or email), not uploaded: "
+              f"{', '.join(found.unmatched)} / 以下学生在 Canvas 中找不到，未上传", file=sys.stderr)
+        return 1
+    return 0
+
+
 def profile_option(p, help_text: str = "grading profile (default: cpu)") -> None:
     from grader.profiles import PROFILES
     p.add_argument("--profile", default="cpu", choices=tuple(PROFILES), help=help_text)
 
 
 def main(argv=None) -> int:
+    from grader.results import GRADE_FORMATS   # light: `grader needs apt` runs before anything is installed
+
     parser = argparse.ArgumentParser(prog="grader", description="Grade LLM course homework in a sandbox / 大模型课程作业自动评分")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -298,6 +369,9 @@ def main(argv=None) -> int:
     run.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     run.add_argument("--force", action="store_true", help="regrade students whose files did not change")
     run.add_argument("--metadata", help="Gradescope submission_metadata.json (submission time)")
+    run.add_argument("--only", help="comma-separated students to regrade in a class run; the others keep their "
+                                    "last grading (the class pages stay whole)")
+    run.add_argument("--format", default="plain", choices=GRADE_FORMATS, help="grades.csv layout (default: plain)")
     run.set_defaults(func=cmd_run)
     chk = sub.add_parser("check", help="students: run the visible checks on your own work")
     chk.add_argument("path", nargs="?", default=".")
@@ -323,6 +397,26 @@ def main(argv=None) -> int:
     nd.add_argument("kind", choices=("pip", "apt"))
     nd.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     nd.set_defaults(func=cmd_needs)
+    gr = sub.add_parser("grades", help="write the gradebook of a class run again, in an LMS's layout")
+    gr.add_argument("out_dir", metavar="REPORTS", help="the class run's --out folder")
+    gr.add_argument("--format", default="canvas", choices=GRADE_FORMATS, help="default: canvas")
+    gr.add_argument("-o", "--output", help="default: REPORTS/grades-<format>.csv")
+    gr.set_defaults(func=cmd_grades)
+    sim = sub.add_parser("similarity", help="the similarity report of a class (also written by every class run)")
+    sim.add_argument("path", help="the folder of submissions")
+    sim.add_argument("--out", default="reports", help="where similarity.html and .csv go (default: reports/)")
+    sim.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    sim.set_defaults(func=cmd_similarity)
+    pub = sub.add_parser("publish", help="upload a class run's grades to an LMS")
+    pub.add_argument("lms", choices=("canvas",))
+    pub.add_argument("out_dir", metavar="REPORTS", help="the class run's --out folder")
+    pub.add_argument("--url", required=True, help="the Canvas address, e.g. https://canvas.example.edu")
+    pub.add_argument("--course-id", type=int, required=True, help="the Canvas course id (its address's number)")
+    pub.add_argument("--report-url", help="where REPORTS is published: each comment links <it>/<student>/report.html")
+    pub.add_argument("--assignment-id", action="append", default=[], metavar="NAME=ID",
+                     help="the Canvas assignment of one of ours (default: the one with its name)")
+    pub.add_argument("--dry-run", action="store_true", help="match students and assignments, send nothing")
+    pub.set_defaults(func=cmd_publish)
     args = parser.parse_args(argv)
     if getattr(args, "models", None):
         models = Path(args.models).expanduser().resolve()

@@ -7,8 +7,16 @@
     max_late_days = 5                  # later than this scores 0
     visibility = { test_judge_answer = "after_published" }   # Gradescope's four levels
 
+    [[adjustments]]                    # a manual adjustment, shown as its own line with its reason
+    student = "alice"                  # the student's folder name
+    assignment = "qwen2_lora"
+    points = 5                         # added to the score (negative to take off), after any late penalty
+    reason = "regrade request: the check was fixed after the deadline / 复查后加分"
+
 The submission time comes from Gradescope's submission_metadata.json (its `created_at`) in the
 student's folder, or the one given with --metadata. Without one, no penalty is applied.
+Adjustments are not part of what a class run's cache key covers: changing one regrades nobody, and
+the next class run (or `--only alice`) rewrites that student's reports with it.
 """
 from __future__ import annotations
 
@@ -23,6 +31,7 @@ from grader import assignments as registry
 from grader.plugin import VISIBILITIES
 
 ASSIGNMENT_KEYS = {"points", "due", "late_penalty_per_day", "max_late_days", "visibility"}
+ADJUSTMENT_KEYS = {"student", "assignment", "points", "reason"}
 
 
 class CourseError(ValueError):
@@ -39,12 +48,25 @@ class AssignmentPolicy:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    student: str
+    assignment: str
+    points: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class CoursePolicy:
     assignments: dict = field(default_factory=dict)   # name -> AssignmentPolicy
-    text: str = ""                                      # the file as read: part of the cache key
+    text: str = ""        # what grading depends on (the file without its adjustments): part of the cache key
+    adjustments: tuple = ()                             # Adjustment, in the file's order
 
     def for_assignment(self, name: str) -> AssignmentPolicy:
         return self.assignments.get(name, AssignmentPolicy())
+
+    def adjustments_for(self, student: str, assignment: str) -> list[dict]:
+        return [{"points": a.points, "reason": a.reason} for a in self.adjustments
+                if a.student == student and a.assignment == assignment]
 
 
 def load_policy(path: Path | None) -> CoursePolicy:
@@ -58,10 +80,10 @@ def load_policy(path: Path | None) -> CoursePolicy:
         raise CourseError(f"{path}: cannot read it ({exc.strerror}) / 无法读取课程配置") from None
     except tomllib.TOMLDecodeError as exc:
         raise CourseError(f"{path}: not valid TOML: {exc}. Fix that line / 课程配置不是合法的 TOML") from None
-    unknown_top = set(data) - {"assignments", "course"}
+    unknown_top = set(data) - {"assignments", "course", "adjustments"}
     if unknown_top:
-        raise CourseError(f"{path}: unknown section(s) {sorted(unknown_top)}; use [course] and "
-                          f"[assignments.<name>] / 未知的配置节")
+        raise CourseError(f"{path}: unknown section(s) {sorted(unknown_top)}; use [course], "
+                          f"[assignments.<name>] and [[adjustments]] / 未知的配置节")
     policies = {}
     for name, entry in data.get("assignments", {}).items():
         where = f"{path} [assignments.{name}]"
@@ -85,7 +107,39 @@ def load_policy(path: Path | None) -> CoursePolicy:
         policies[name] = AssignmentPolicy(points=entry.get("points"), due=due,
                                           late_penalty_per_day=float(entry.get("late_penalty_per_day", 0.0)),
                                           max_late_days=entry.get("max_late_days"), visibility=dict(visibility))
-    return CoursePolicy(assignments=policies, text=text)
+    adjustments = _adjustments(path, data.get("adjustments", []))
+    graded_by = {k: v for k, v in data.items() if k != "adjustments"}
+    return CoursePolicy(assignments=policies, text=json.dumps(graded_by, sort_keys=True, default=str),
+                        adjustments=adjustments)
+
+
+def _adjustments(path: Path, entries) -> tuple:
+    if not isinstance(entries, list):
+        raise CourseError(f"{path}: write adjustments as [[adjustments]] tables (an array of tables) / "
+                          f"人工调整请写成 [[adjustments]]")
+    found = []
+    for number, entry in enumerate(entries, 1):
+        where = f"{path} [[adjustments]] #{number}"
+        if not isinstance(entry, dict):
+            raise CourseError(f"{where}: not a table; write [[adjustments]] then student = ..., assignment = ..., "
+                              f"points = ..., reason = ...")
+        missing, unknown = ADJUSTMENT_KEYS - set(entry), set(entry) - ADJUSTMENT_KEYS
+        if missing or unknown:
+            raise CourseError(f"{where}: " + "; ".join(
+                ([f"missing {sorted(missing)}"] if missing else []) + ([f"unknown {sorted(unknown)}"] if unknown else []))
+                + f"; an adjustment has exactly {sorted(ADJUSTMENT_KEYS)} / 人工调整需要 student、assignment、points、reason")
+        if entry["assignment"] not in registry.names():
+            raise CourseError(f"{where}: unknown assignment {entry['assignment']!r}; choose from "
+                              f"{', '.join(registry.names())} / 未知作业")
+        if not isinstance(entry["student"], str) or not entry["student"].strip():
+            raise CourseError(f"{where}: student must be the student's folder name / student 应为学生文件夹名")
+        points = entry["points"]
+        if isinstance(points, bool) or not isinstance(points, (int, float)) or not math.isfinite(points):
+            raise CourseError(f"{where}: points must be a number (negative to take points off), got {points!r}")
+        if not isinstance(entry["reason"], str) or not entry["reason"].strip():
+            raise CourseError(f"{where}: give the reason the student will read / 请写明调整原因")
+        found.append(Adjustment(entry["student"], entry["assignment"], float(points), entry["reason"].strip()))
+    return tuple(found)
 
 
 def submission_time(student_dir: Path, metadata: Path | None = None) -> datetime | None:
@@ -101,8 +155,21 @@ def submission_time(student_dir: Path, metadata: Path | None = None) -> datetime
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
+def apply_adjustments(result, policy: CoursePolicy) -> bool:
+    """Put the policy's adjustments for this student on each assignment; True when that changed
+    anything (the student's reports then need writing again)."""
+    changed = False
+    for assignment in result.assignments:
+        wanted = policy.adjustments_for(result.student, assignment.name)
+        changed |= wanted != assignment.adjustments
+        assignment.adjustments = wanted
+    return changed
+
+
 def apply_policy(result, policy: CoursePolicy, submitted_at: datetime | None) -> None:
-    """Scale each assignment to its points, set check visibility, and apply the late penalty."""
+    """Scale each assignment to its points, set check visibility, apply the late penalty and the
+    manual adjustments."""
+    apply_adjustments(result, policy)
     for assignment in result.assignments:
         rule = policy.for_assignment(assignment.name)
         for check in assignment.checks:

@@ -7,7 +7,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from grader import assignments as registry
-from grader.results import SubmissionResult
+from grader.results import GRADE_FORMATS, SubmissionResult
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # A published report shows these (Gradescope's levels); "hidden" checks are counted, never shown.
@@ -56,13 +56,14 @@ def score_histogram(results: list[SubmissionResult], bins: int = 10) -> list[dic
             for i, n in enumerate(counts)]
 
 
-def render_class(results: list[SubmissionResult], path: Path, errors: dict | None = None) -> None:
+def render_class(results: list[SubmissionResult], path: Path, errors: dict | None = None,
+                 similarity: bool = False) -> None:
     scores = sorted(r.score for r in results)
     summary = {"count": len(results), "mean": sum(scores) / len(scores) if scores else 0.0,
                "median": scores[len(scores) // 2] if scores else 0.0}
     _write(path, _env().get_template("index.html.j2").render(
         results=results, assignments=_assignments_of(results), rates=check_pass_rates(results),
-        histogram=score_histogram(results), summary=summary, errors=errors or {}))
+        histogram=score_histogram(results), summary=summary, errors=errors or {}, similarity=similarity))
 
 
 def _assignments_of(results: list[SubmissionResult]) -> list[str]:
@@ -70,17 +71,39 @@ def _assignments_of(results: list[SubmissionResult]) -> list[str]:
     return [a for a in registry.names() if a in graded]
 
 
-def write_grades_csv(results: list[SubmissionResult], path: Path) -> None:
-    """One row per student: the id (the folder name, usually the LMS login), each assignment's
-    score after any late penalty, the total. Canvas and Moodle both import such a sheet
-    (map `student` to the login / ID number column on import)."""
+def grade_rows(results: list[SubmissionResult], fmt: str = "plain") -> list[list[str]]:
+    """The gradebook as rows, in one of GRADE_FORMATS; scores after late penalties and adjustments.
+
+    - plain: student (the folder name), each assignment, total, max.
+    - canvas: the layout of Canvas's gradebook import (Grades > Import): Student, ID, SIS User ID,
+      SIS Login ID, Section, then one column per assignment, and the "Points Possible" row Canvas
+      exports second. The folder name goes in SIS Login ID (Canvas matches a row by ID, SIS User ID
+      or SIS Login ID); a new column name creates that assignment in Canvas.
+    - moodle: Moodle's "Import grades from CSV": Username, then one column per assignment, each
+      mapped to its grade item on import.
+    """
+    if fmt not in GRADE_FORMATS:
+        raise ValueError(f"unknown grades format {fmt!r}; choose from {', '.join(GRADE_FORMATS)}")
     assignments = _assignments_of(results)
+    most = {a.name: a.max_score for r in results for a in r.assignments}
+
+    def scores(r):
+        by_name = {a.name: a.score for a in r.assignments}
+        return [f"{by_name.get(a, 0):g}" for a in assignments]
+
+    if fmt == "canvas":
+        rows = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *assignments],
+                ["    Points Possible", "", "", "", "", *(f"{most[a]:g}" for a in assignments)]]
+        return rows + [[r.student, "", "", r.student, "", *scores(r)] for r in results]
+    if fmt == "moodle":
+        return [["Username", *assignments]] + [[r.student, *scores(r)] for r in results]
+    return [["student", *assignments, "total", "max"]] + [
+        [r.student, *scores(r), f"{r.score:g}", f"{r.max_score:g}"] for r in results]
+
+
+def write_grades_csv(results: list[SubmissionResult], path: Path, fmt: str = "plain") -> None:
+    """grades.csv in one of GRADE_FORMATS (grade_rows), written atomically."""
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", *assignments, "total", "max"])
-        for r in results:
-            by_name = {a.name: a.score for a in r.assignments}
-            writer.writerow([r.student, *(f"{by_name.get(a, 0):g}" for a in assignments),
-                             f"{r.score:g}", f"{r.max_score:g}"])
+        csv.writer(f).writerows(grade_rows(results, fmt))
     tmp.replace(path)

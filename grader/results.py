@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+GRADE_FORMATS = ("plain", "canvas", "moodle")   # grades.csv layouts (grader.report.grade_rows)
+
 
 @dataclass
 class CheckResult:
@@ -40,10 +42,16 @@ class AssignmentResult:
     # what the grading adapted so the course's GPU code ran here (grader/probes/hooks/course_env.py)
     adaptations: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)   # where the wall time went (grader.runner.breakdown)
+    # the course's manual adjustments for this student ([[adjustments]] in course.toml): {points, reason}
+    adjustments: list[dict] = field(default_factory=list)
+
+    @property
+    def adjusted(self) -> float:
+        return sum(a["points"] for a in self.adjustments)
 
     @property
     def score(self) -> float:
-        return max(0.0, sum(c.score for c in self.checks if c.counted) - self.penalty)
+        return max(0.0, sum(c.score for c in self.checks if c.counted) - self.penalty + self.adjusted)
 
     @property
     def max_score(self) -> float:
@@ -113,9 +121,18 @@ class SubmissionResult:
                               "number": f"{a_index}.{len(assignment.checks) + 1}",
                               "output": f"迟交 {assignment.late_days} 天 / {assignment.late_days} day(s) late",
                               "tags": [assignment.name, "late_penalty"], "visibility": "visible"})
+            extra = len(assignment.checks) + bool(assignment.penalty)
+            for k, adjustment in enumerate(assignment.adjustments, 1):   # each its own line: the tests add up to the score
+                tests.append({"score": adjustment["points"], "max_score": 0,
+                              "status": "passed" if adjustment["points"] >= 0 else "failed",
+                              "name": f"[{assignment.name}] 人工调整 / manual adjustment",
+                              "number": f"{a_index}.{extra + k}",
+                              "output": adjustment["reason"],
+                              "tags": [assignment.name, "adjustment"], "visibility": "visible"})
         lines = [f"{a.name}: {a.score:g}/{a.max_score:g}" + (f" ({a.error})" if a.error else "")
                  + (f" — 迟交 {a.late_days} 天扣 {a.penalty:g} 分 / {a.late_days} day(s) late: "
                     f"-{a.penalty:g} points" if a.penalty else "")
+                 + "".join(f" — 人工调整 / adjusted {x['points']:+g}: {x['reason']}" for x in a.adjustments)
                  for a in self.assignments]
         lines += [f"{a.name}: 评分时的适配 / adapted for grading: {note}" for a in self.assignments
                   for note in a.adaptations]

@@ -165,8 +165,6 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
     grader-result.json is written last: its presence (with the same cache_key) means this
     student's grading finished, so a class run that was killed can resume after it.
     """
-    from grader.report import render_submission
-
     policy = policy or CoursePolicy()
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -186,10 +184,17 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         execution_time=time.monotonic() - started, cache_key=cache_key)
     apply_policy(result, policy, submission_time(submission, metadata))
+    write_reports(result, out_dir)
+    return result
+
+
+def write_reports(result: SubmissionResult, out_dir: Path) -> None:
+    """results.json and report.html, then grader-result.json (last: it marks the grading finished)."""
+    from grader.report import render_submission
+
     dump(out_dir / "results.json", result.to_gradescope())
     render_submission(result, out_dir / "report.html")
     dump(out_dir / "grader-result.json", result.to_json())
-    return result
 
 
 def is_submission(path: Path) -> bool:

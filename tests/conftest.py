@@ -66,6 +66,25 @@ def make_submission(root: Path, base: str = "reference", patches=(), files=None,
     return root
 
 
+HONEST = Path(__file__).resolve().parent / "honest"
+
+
+def honest_entry(name: str) -> dict:
+    import tomllib
+    return tomllib.loads((HONEST / name / "entry.toml").read_text(encoding="utf-8"))
+
+
+def honest_submission(name: str, root: Path) -> Path:
+    """The honest corpus entry tests/honest/<name> built as a submission under root (format:
+    tests/honest/README.md)."""
+    folder, entry = HONEST / name, honest_entry(name)
+    files = {str(p.relative_to(folder / "files")): p.read_bytes()
+             for p in sorted((folder / "files").rglob("*")) if p.is_file()} if (folder / "files").is_dir() else {}
+    return make_submission(root, base=entry["base"], assignment=entry["assignment"], files=files,
+                           patches=[(p["file"], p["old"], p["new"]) for p in entry.get("patch", [])],
+                           drop=entry.get("drop", ()))
+
+
 def grade(submission: Path, out: Path, assignment: str = "qwen2_lora"):
     """Grade one assignment through the real runner; return (SubmissionResult, {check: CheckResult})."""
     result = grade_submission(submission, out, assignments=(assignment,))

@@ -86,6 +86,9 @@ def test_dashboard_and_csv_match_the_reports(tmp_path):
     assert "<svg" in index and "通过率 / Rate" in index
     # pass rates: bob alone fails test_slider_reaches_generate, carol fails everything
     assert "test_slider_reaches_generate" in index and "1 / 3" in index
+    # every class run writes the similarity report, linked from the dashboard
+    assert 'href="similarity.html"' in index and (out / "similarity.html").is_file()
+    assert next(csv.reader((out / "similarity.csv").open(encoding="utf-8")))[:3] == ["assignment", "student_a", "student_b"]
 
 
 def test_ray_executor_gives_the_same_results_as_the_local_one(tmp_path):

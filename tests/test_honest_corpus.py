@@ -6,14 +6,12 @@ pass (documented deductions only) and the exact adaptations the report lists. Fo
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 import pytest
 
 from grader.assignments import names
-from tests.conftest import DEEPSPEED, grade, make_submission
+from tests.conftest import DEEPSPEED, HONEST, grade, honest_submission
 
-HONEST = Path(__file__).resolve().parent / "honest"
 KEYS = {"writes", "assignment", "base", "score", "failed", "why", "drop", "adapted", "patch"}
 # adaptation key -> text of the sentence course_env.py / hooks/sitecustomize.py write for it
 ADAPTED = {"cuda": "'cuda' devices", "device_map": "device_map=", "dtype": "half-precision",
@@ -43,11 +41,7 @@ def test_honest_entry(name, tmp_path):
     assert entry["score"] == 100 or entry.get("failed"), "less than full marks names the checks that fail"
     assert not entry.get("failed") or entry.get("why", "").strip(), "a deduction needs its `why`"
     assert set(entry.get("adapted", [])) <= set(ADAPTED)
-    files = {str(p.relative_to(folder / "files")): p.read_bytes()
-             for p in sorted((folder / "files").rglob("*")) if p.is_file()} if (folder / "files").is_dir() else {}
-    sub = make_submission(tmp_path / "student", base=entry["base"], assignment=entry["assignment"], files=files,
-                          patches=[(p["file"], p["old"], p["new"]) for p in entry.get("patch", [])],
-                          drop=entry.get("drop", ()))
+    sub = honest_submission(name, tmp_path / "student")
 
     result, checks = grade(sub, tmp_path / "out", entry["assignment"])
 

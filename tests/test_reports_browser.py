@@ -76,3 +76,32 @@ def test_student_report_and_class_dashboard_in_a_browser(tmp_path):
             page.screenshot(path=str(shots / "class_dashboard.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_similarity_report_in_a_browser(tmp_path):
+    """The planted copy of tests/test_similarity.py as course staff see it: flagged pairs first, the
+    shared passages marked side by side, reachable from the class dashboard."""
+    from grader.similarity import write_report
+    from tests.test_similarity import _class
+
+    root = _class(tmp_path)
+    out = tmp_path / "reports"
+    out.mkdir()
+    write_report(sorted(root.iterdir()), out, ("qwen2_lora",))
+    render_class([student("wang", random.Random(1))], out / "index.html", similarity=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto((out / "index.html").as_uri())
+            page.locator("a", has_text="similarity report").click()
+            assert "相似度报告 / Similarity report" in page.inner_text("h1")
+            rows = page.locator("table").nth(0).locator("tr")
+            assert "chen — zhou" in rows.nth(1).inner_text() and "li — wang" in rows.nth(2).inner_text()
+            assert page.locator("tr.flagged").count() == 2
+            page.locator("a", has_text="li — wang").click()
+            marked = page.locator("div.side").first.locator("mark")
+            assert marked.count() >= 2 and marked.first.is_visible()
+            page.screenshot(path=str(_artifact_dir() / "similarity_report.png"), full_page=True)
+        finally:
+            browser.close()

@@ -52,6 +52,8 @@ def test_reports_escape_student_text_and_hide_hidden_checks(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert "<script>x</script>" not in html and "&lt;script&gt;" in html
     assert "B 正常" in html and "C works" not in html
+    # a failed visible check says how to reproduce it; a passed one does not
+    assert html.count("grader check . --assignment qwen2_lora") == 1
 
 
 def test_class_index_and_csv(tmp_path):
