@@ -22,14 +22,16 @@ from _probe_common import (OUT, SUBMISSION, Recorder, adapt_to_course, check_sou
                            load_student_module, read_input)
 from notebooks import use_notebooks
 
-import torch  # noqa: E402,F401  (imported before student code so a shadow module cannot replace it)
-import transformers  # noqa: E402
-
 HOOK = Path(__file__).resolve().parent / "hooks"
 OUTPUT_TAIL = 6000
 
 
 def inspect(rec: Recorder, given: dict) -> None:
+    # imported before student code, so a shadow module cannot replace them (only inspect imports
+    # student code here: a launch runs it in train.sh's processes, and torch would cost it ~3 s)
+    import torch  # noqa: F401
+    import transformers
+
     mod = load_student_module("train.py", rec, "import_train")
     if mod is None:
         return
