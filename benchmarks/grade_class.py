@@ -14,8 +14,8 @@ Prints, all measured in this one run:
   judge's pytest child, the student code in the sandbox, the judge's own work, teardown), each
   probe's wall and its steps' own seconds (imports, training), and the peak memory of a unit
   (the judge plus the sandboxes running at once), the figure to hold against Gradescope's 768 MB.
-On a 2-core machine two workers share the cores (each sandbox uses two threads): expect well
-under 2x.
+A local run shares the cores among its workers (each sandbox's torch gets cores / workers threads),
+so on 2 cores 2 workers run two one-thread units where 1 worker runs one two-thread unit.
 """
 from __future__ import annotations
 

@@ -364,7 +364,7 @@ def main(argv=None) -> int:
     run.add_argument("path")
     run.add_argument("--out", default="reports", help="where reports go (default: reports/)")
     common(run)
-    run.add_argument("--workers", type=int, help="students graded at once (default: cores / 2)")
+    run.add_argument("--workers", type=int, help="students graded at once (default: one per core, as memory allows)")
     run.add_argument("--executor", choices=("local", "ray"), default="local")
     run.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     run.add_argument("--force", action="store_true", help="regrade students whose files did not change")

@@ -55,9 +55,15 @@ def test_a_class_run_starts_its_longest_units_first(tmp_path):
 
 def test_the_default_worker_count_fits_the_cores_and_the_memory(monkeypatch):
     gib = 1024 ** 3
-    for cores, memory, workers in ((16, 64 * gib, 8), (16, 7 * gib, 3), (2, 64 * gib, 1), (8, 1 * gib, 1)):
+    monkeypatch.delenv("GRADER_CPU_THREADS", raising=False)
+    for cores, memory, workers, threads in ((16, 64 * gib, 16, "1"), (16, 7 * gib, 3, "5"), (2, 64 * gib, 2, "1"),
+                                            (8, 1 * gib, 1, "8")):
         monkeypatch.setattr(classrun.os, "cpu_count", lambda: cores)
         monkeypatch.setattr(classrun, "available_memory", lambda: memory)
         assert classrun.default_workers() == workers, (cores, memory)
+        # the cores are shared among the units: each sandbox's torch gets its part
+        assert classrun.sandbox_threads(workers) == threads, (cores, workers)
+    monkeypatch.setenv("GRADER_CPU_THREADS", "3")
+    assert classrun.sandbox_threads(16) == "3"   # the course staff's setting wins
     monkeypatch.undo()
     assert 0 < classrun.available_memory() < 1 << 50   # this machine's /proc/meminfo is read
