@@ -368,7 +368,7 @@ class Sandbox:
             # OpenMP threads that wait for work spin, by default, for ~300k rounds: when sandboxes
             # share cores (two class-run units, Ray nodes on one machine, a busy CI runner) each spins
             # through the other's time slice. Measured: DeepSpeed's CPU Adam, two gradings at once on
-            # 2 cores, 438 s a grading instead of 44 s; with this 50 s, and no cost alone
+            # 2 cores, 438 s each (44 s alone); with this 100 s each, and no cost alone
             "GOMP_SPINCOUNT": "10000",
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
             "HF_HUB_DISABLE_TELEMETRY": "1", "DISABLE_TELEMETRY": "1",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.classrun import sandbox_threads
 from grader.profiles import REPO
 from grader.runner import grade_submission
 
@@ -26,9 +27,8 @@ def _short_timeouts():
     mp = pytest.MonkeyPatch()
     for key, value in TEST_TIMEOUTS.items():
         mp.setenv(key, value)
-    # the sandboxes of all workers share the cores: each gets its share of OpenMP threads
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    mp.setenv("GRADER_CPU_THREADS", str(max(1, (os.cpu_count() or 2) // workers)))
+    # the sandboxes of all workers share the cores, as a class run's units do: each gets its share
+    mp.setenv("GRADER_CPU_THREADS", sandbox_threads(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
     yield
     mp.undo()
 
