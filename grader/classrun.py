@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -25,6 +26,7 @@ from pathlib import Path
 from grader import __version__
 from grader.course import CoursePolicy
 from grader.results import SubmissionResult
+from grader.sandbox import SandboxFailure
 
 GRADER_DIR = Path(__file__).resolve().parent
 MAX_HASHED_BYTES = 1024 ** 3     # a bigger submission is keyed by its files' sizes beyond this
@@ -76,7 +78,8 @@ def _hash_tree(digest, root: Path) -> None:
 
 def cache_key(student: Path, profile: str, assignments: tuple[str, ...], policy_text: str = "") -> str:
     digest = hashlib.sha256()
-    digest.update(json.dumps([grader_fingerprint(), profile, list(assignments), policy_text]).encode())
+    digest.update(json.dumps([grader_fingerprint(), profile, list(assignments), policy_text,
+                              grading_settings()]).encode())
     for name in assignments:
         digest.update(b"\0assignment:" + name.encode())
         if (student / name).is_dir():
@@ -85,6 +88,18 @@ def cache_key(student: Path, profile: str, assignments: tuple[str, ...], policy_
     if meta.is_file() and not meta.is_symlink():
         digest.update(b"\0meta:" + meta.read_bytes()[:1 << 20])
     return digest.hexdigest()
+
+
+# what changes a verdict besides the files, the grader and the profile: the time, memory, disk and
+# process limits, the models, the sandbox mode. Not the threads or workers: a verdict must not depend on them
+SETTINGS = re.compile(r"GRADER_(\w+_TIMEOUT_S|MEMORY_LIMIT_MB|DISK_LIMIT_MB|PROCESS_LIMIT|MODELS|SANDBOX|SWEEP_OVERRIDES)$")
+
+
+def grading_settings() -> dict[str, str]:
+    """The settings of this run that a grading's verdict may depend on (part of the cache key: a
+    class run resumed under other limits or models regrades the students they affect)."""
+    from grader.sandbox import detect_mode
+    return {**{k: v for k, v in sorted(os.environ.items()) if SETTINGS.match(k)}, "GRADER_SANDBOX": detect_mode()}
 
 
 class ClassRunError(ValueError):
@@ -180,12 +195,16 @@ class LocalExecutor:
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             pending = {pool.submit(work, u): u for u in units}
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    unit = pending.pop(future)
-                    exc = future.exception()
-                    yield unit, exc if exc else future.result()
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        unit = pending.pop(future)
+                        exc = future.exception()
+                        yield unit, exc if exc else future.result()
+            finally:   # a run that stops (a broken sandbox) starts no more units
+                for future in pending:
+                    future.cancel()
 
 
 class RayExecutor:
@@ -391,9 +410,13 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
     errors: dict[str, str] = {}
     progress = Progress(len(units), len(results), stream)
     judges = shared_judges(profile_name, assignments) if todo and executor.name == "local" else None
+    broken = None
     try:
         for unit, outcome in executor.run(longest_first(todo), judges):
             name = unit.student.name
+            if isinstance(outcome, SandboxFailure):
+                broken = outcome
+                break
             if isinstance(outcome, BaseException):
                 errors[name] = f"{type(outcome).__name__}: {outcome}"
                 progress.update(name, f"grader error: {errors[name][:200]}", failed=True)
@@ -410,6 +433,9 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
                       f"{stats['evaluations']} with a student's adapter / 基座模型加载 {stats['loads']} 次",
                       file=stream, flush=True)
             judges.close()
+    if broken is not None:   # the students graded so far keep their results: a rerun resumes after them
+        raise ClassRunError(f"stopped, no student was scored by the broken sandbox: {broken} "
+                            f"(graded before it: {len(results)}; they are kept and a rerun resumes)")
     ordered = [results[u.student.name] for u in units if u.student.name in results]
     write_class_pages(ordered, out_dir, errors, students, assignments, grades_format, stream)
     return ordered

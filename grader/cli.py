@@ -54,6 +54,30 @@ def _profile_ready(args, assignments: tuple[str, ...]) -> bool:
     return True
 
 
+def _sandbox_ready(args, isolating: bool) -> bool:
+    """Resolve the sandbox mode once for this run and every child of it (GRADER_SANDBOX): the one
+    asked for by name (--sandbox, or GRADER_SANDBOX), else the strongest that works here. ``isolating``
+    (grader run): the process mode only when asked for by name. False after printing why not."""
+    from grader.isolation import SandboxUnavailable, doctor, require_mode
+
+    asked = None if args.sandbox == "auto" else args.sandbox
+    asked = asked or os.environ.get("GRADER_SANDBOX") or None
+    try:
+        mode = require_mode(asked)
+    except SandboxUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    if mode == "process" and not asked and isolating:
+        reasons = "; ".join(f"{c.mode}: {c.said} (fix: {c.fix})" for c in doctor() if not c.works)
+        print(f"error: no sandbox that isolates student code works here ({reasons}). Grade without isolation "
+              f"only trusted code, by asking for it: --sandbox process / 没有可用的隔离沙箱", file=sys.stderr)
+        return False
+    if mode == "process":
+        print("warning: sandbox: process mode, no filesystem or network isolation (install bubblewrap; "
+              "`grader doctor` says why the others do not work) / 弱隔离：无文件系统与网络隔离", file=sys.stderr)
+    return True
+
+
 def _policy(args):
     """The course policy named by --course, or None after printing why it cannot be used."""
     from grader.course import CourseError, CoursePolicy, load_policy
@@ -92,6 +116,7 @@ def cmd_run(args) -> int:
     from grader.classrun import ClassRunError, find_students, grade_class, make_executor
     from grader.profiles import get_profile
     from grader.runner import grade_submission
+    from grader.sandbox import SandboxFailure
 
     path = Path(args.path).resolve()
     if not path.is_dir():
@@ -102,7 +127,7 @@ def cmd_run(args) -> int:
     if assignments is None or policy is None:
         return 2
     _ensure_fixtures(assignments)
-    if not _profile_ready(args, assignments):
+    if not _profile_ready(args, assignments) or not _sandbox_ready(args, isolating=True):
         return 2
     out = Path(args.out).resolve()
     metadata = Path(args.metadata) if args.metadata else None
@@ -113,7 +138,11 @@ def cmd_run(args) -> int:
                   file=sys.stderr)
             return 2
         if single is not None:
-            result = grade_submission(single, out, args.profile, assignments, policy=policy, metadata=metadata)
+            try:
+                result = grade_submission(single, out, args.profile, assignments, policy=policy, metadata=metadata)
+            except SandboxFailure as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 3
             print(f"{result.student}: {result.score:g}/{result.max_score:g} -> {out / 'report.html'}")
             return 0
     if _holds_code(path):
@@ -151,7 +180,7 @@ def cmd_check(args) -> int:
     if not args.assignment and path.name in assignments:   # run from inside qwen2_lora/
         assignments = (path.name,)
     _ensure_fixtures(assignments)
-    if not _profile_ready(args, assignments):
+    if not _profile_ready(args, assignments) or not _sandbox_ready(args, isolating=False):
         return 2
     with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
         root = one_submission(path, assignments, Path(scratch))
@@ -200,6 +229,8 @@ def cmd_validate(args) -> int:
     if assignments is None:
         return 2
     _ensure_fixtures(assignments)
+    if not _sandbox_ready(args, isolating=False):
+        return 2
     problems = [f"stub drift / 学生模板与参考答案不一致: {p}" for p in stubs.drift()]
     for name in assignments:   # what the declaration says a submission holds, the reference and stub hold
         for base in ("reference", "assignments"):
@@ -341,6 +372,27 @@ def cmd_publish(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    """Which sandbox mode grades here, why each stronger one does not, and the fix."""
+    from grader.isolation import doctor
+    from grader.sandbox import Cgroups
+
+    checks = doctor()
+    best = next(c.mode for c in checks if c.works)
+    if args.best:   # for scripts (the Makefile's demo): the strongest mode that works, process included
+        print(best)
+        return 0
+    for c in checks:
+        print(f"{'ok ' if c.works else 'no '} {c.mode:<18} {'' if c.works else c.said}")
+        if c.fix:
+            print(f"    fix / 修复: {c.fix}")
+    caps = Cgroups.available()
+    print(f"cgroups: {', '.join(sorted(caps)) or 'none writable: memory and processes held by rlimits only'}")
+    isolating = next((c.mode for c in checks if c.works and c.mode != "process"), None)
+    print(f"grader run uses: {isolating or 'nothing (only --sandbox process, which does not isolate)'}")
+    return 0 if isolating else 1
+
+
 def profile_option(p, help_text: str = "grading profile (default: cpu)") -> None:
     from grader.profiles import PROFILES
     p.add_argument("--profile", default="cpu", choices=tuple(PROFILES), help=help_text)
@@ -348,6 +400,7 @@ def profile_option(p, help_text: str = "grading profile (default: cpu)") -> None
 
 def main(argv=None) -> int:
     from grader.results import GRADE_FORMATS   # light: `grader needs apt` runs before anything is installed
+    from grader.sandbox import MODES
 
     parser = argparse.ArgumentParser(prog="grader", description="Grade LLM course homework in a sandbox / 大模型课程作业自动评分")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -359,6 +412,9 @@ def main(argv=None) -> int:
         p.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
         if course:
             p.add_argument("--course", help="course policy: points, visibility, due dates (course.toml)")
+        p.add_argument("--sandbox", default="auto", choices=("auto", *MODES),
+                       help="sandbox mode (default: the strongest that works here; `grader doctor` lists them; "
+                            "process isolates nothing and is used by `grader run` only when named)")
 
     run = sub.add_parser("run", help="grade one submission folder or a folder of submissions")
     run.add_argument("path")
@@ -385,6 +441,9 @@ def main(argv=None) -> int:
     gs.add_argument("-o", "--output", default="autograder.zip")
     gs.add_argument("--course", help="course policy to bundle (course.toml)")
     gs.set_defaults(func=cmd_gradescope_bundle, assignment=None)
+    doc = sub.add_parser("doctor", help="which sandbox mode grades here, and how to fix the stronger ones")
+    doc.add_argument("--best", action="store_true", help="print only the strongest mode that works (process included)")
+    doc.set_defaults(func=cmd_doctor)
     stubs = sub.add_parser("stubs", help="generate assignments/ from reference/")
     stubs.add_argument("--check", action="store_true", help="only check that assignments/ is up to date")
     stubs.set_defaults(func=cmd_stubs)

@@ -35,6 +35,7 @@ OUTCOMES = pytest.StashKey[dict]()   # check name -> its outcome (the JSON writt
 ROOTS = pytest.StashKey[dict]()      # a check skipped for a dependency -> the title of the check that failed
 RUNNING = pytest.StashKey[str]()     # the bilingual title of the check running now (a root failure names it)
 TIMELINE = pytest.StashKey[dict]()   # when the session started and ended, and each probe run (for benchmarks)
+SANDBOX_FAILURES = pytest.StashKey[list]()   # the sandbox's own failures (grader.sandbox.SandboxFailure)
 SESSION: dict = {}                   # the config of the session running, for running_check() and stash()
 _UNSET = object()
 
@@ -216,6 +217,9 @@ def pytest_runtest_makereport(item, call):
         elif isinstance(exc, AssertionError):   # a bare assert in a check: its message, for the student
             entry.update(status="failed", score=0, output=str(exc).split("\nassert ")[0][:2000])
         else:   # the judge's own fault (or a failed set-up): an internal error, never a lost point
+            from grader.sandbox import SandboxFailure
+            if isinstance(exc, SandboxFailure):   # the grading stops: grader.runner raises it for the run
+                item.config.stash.setdefault(SANDBOX_FAILURES, []).append(str(exc))
             what = f"{type(exc).__name__}: {str(exc)[:1500]}" if exc is not None else str(report.longrepr)[-1500:]
             entry.update(status="error", score=0,
                          output=f"评分器内部错误，不扣分；助教会重新评分。 / Internal grader error: no points "
@@ -241,7 +245,8 @@ def pytest_sessionfinish(session):
     # errors="replace": a stray surrogate from student text must never lose the whole grading
     timeline = {**session.config.stash[TIMELINE], "finished": time.time(),
                 "judge_peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
-    tmp.write_text(json.dumps({"checks": outcomes, "adaptations": adaptations(), "timeline": timeline},
+    tmp.write_text(json.dumps({"checks": outcomes, "adaptations": adaptations(), "timeline": timeline,
+                               "sandbox_failures": session.config.stash.get(SANDBOX_FAILURES, [])},
                               ensure_ascii=False, indent=1),
                    encoding="utf-8", errors="replace")
     tmp.replace(path)

@@ -25,7 +25,7 @@ from grader import assignments as registry
 from grader.course import CoursePolicy, apply_policy, submission_time
 from grader.profiles import get_profile
 from grader.results import AssignmentResult, CheckResult, SubmissionResult, dump
-from grader.sandbox import MODE_DESCRIPTIONS, detect_mode, private_mounts_possible
+from grader.sandbox import MODE_DESCRIPTIONS, SandboxFailure, detect_mode, private_mounts_possible
 
 CHECKS = Path(__file__).resolve().parent / "checks"
 
@@ -54,6 +54,9 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
         if log_path:
             log_path.write_text(log)
         checks, adaptations, timeline = _read_checks(results_path, assignment)
+        failures = _sandbox_failures(results_path)
+    if failures:   # the sandbox broke under the grading: no score from it, the run stops
+        raise SandboxFailure(failures[0])
     timings = {**breakdown(timeline, launched, time.time()), "zygote": zygote}
     error = None
     if any(c.status == "error" for c in checks):
@@ -124,6 +127,13 @@ def _read_checks(path: Path, assignment: str) -> tuple[list[CheckResult], list[s
     checks = [CheckResult(assignment=assignment, **{k: v for k, v in entry.items() if k != "zh_en"})
               for entry in data["checks"]]
     return checks, list(data.get("adaptations", [])), data.get("timeline") or {}
+
+
+def _sandbox_failures(path: Path) -> list[str]:
+    try:
+        return list(json.loads(path.read_text()).get("sandbox_failures") or [])
+    except (OSError, ValueError):
+        return []
 
 
 def breakdown(timeline: dict, launched: float, ended: float) -> dict:

@@ -11,19 +11,34 @@ Strength, best first (the report says which one graded a submission):
   unprivileged uid 65534 (setpriv drops root after bwrap has built the mounts).
 - ``bubblewrap-userns`` (judge runs as an ordinary user, e.g. a student's laptop): the same
   namespaces through an unprivileged user namespace; the code keeps the user's own uid.
-- ``process`` (no bwrap installed): a scrubbed environment, resource limits, a temp copy and a
-  process group killed on timeout. No filesystem or network isolation: fine for self-checks,
-  not for grading a class.
+- ``container`` (judge runs as root where namespaces are refused: an unprivileged Docker container,
+  Gradescope, AutoDL, a Kubernetes pod): the code runs as a uid of its own for this run (setpriv),
+  confined by Landlock and seccomp (grader/confine.py) to its copy, its output and the read-only
+  environment, with TCP only on its own ports; everything that uid started is killed at the end.
+- ``process`` (asked for by name, or nothing stronger works): a scrubbed environment, resource
+  limits, a temp copy and a process group killed on timeout. No filesystem or network isolation:
+  fine for a student's self-check (`grader check`), not for grading a class.
+
+The mode is probed, never assumed (grader/isolation.py): the strongest that really starts a trivial
+run on this machine. Every mode shows the code the same world: where there is no mount namespace,
+the course's model paths (/root/autodl-tmp/...) are mapped by the course hook, and where there is no
+network namespace each run gets ports of its own (GRADER_PORTS) that the hooks put in place of the
+ones the code asks for (DeepSpeed's master port, the FastAPI server's). A run that fails before our
+probe starts (bwrap's own error, setpriv, Landlock) raises SandboxFailure: the grader's failure,
+never the student's.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import fcntl
 import functools
 import json
 import os
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,11 +48,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.gpu import CONTROL_NODES
+
 if TYPE_CHECKING:
     from grader.gpu import Gpu
 
 NOBODY = 65534
 PROBES_DIR = Path(__file__).resolve().parent / "probes"
+CONFINE = Path(__file__).resolve().parent / "confine.py"
+# the first line every probe prints, before any student code runs (probes/_probe_common.py): a run
+# whose output lacks it never reached the probe, so it failed in the sandbox, not in the student's code
+STARTED_MARKER = "[grader-probe-started]"
+# container mode: each run gets its own uid from this range (a lock file per uid), so runs cannot
+# signal, trace or read one another, and "kill every process of this uid" ends exactly one run
+RUN_UIDS = range(62000, 62512)
+MODES = ("bubblewrap", "bubblewrap-userns", "container", "process")
+NAMESPACED = ("bubblewrap", "bubblewrap-userns")   # own mount and network namespaces
+
+
+class SandboxFailure(RuntimeError):
+    """The sandbox itself failed (not the student's code): the message names the fix. No student
+    may lose points for it; a class run stops on it (grader/runner.py)."""
 
 # Where things appear inside a bubblewrap sandbox.
 INSIDE_SUBMISSION = "/submission"
@@ -219,7 +250,8 @@ def disk_capped() -> bool:
 
 
 def private_mounts_possible() -> bool:
-    """Can the runner give its pytest child a private mount namespace (so disk_capped() holds)?"""
+    """Can the runner give its pytest child a private mount namespace (so disk_capped() holds)?
+    Only where the probed mode is bubblewrap as root: namespaces then work on this machine."""
     return os.geteuid() == 0 and detect_mode() == "bubblewrap" and shutil.which("unshare") is not None
 
 
@@ -292,9 +324,10 @@ class SandboxResult:
 
 
 def detect_mode() -> str:
-    if shutil.which("bwrap") is None or os.environ.get("GRADER_SANDBOX") == "process":
-        return "process"
-    return "bubblewrap" if os.geteuid() == 0 and shutil.which("setpriv") else "bubblewrap-userns"
+    """The sandbox mode of this grading: GRADER_SANDBOX where the run resolved it (or the user asked
+    for one by name), else the strongest that works here, probed once (grader/isolation.py)."""
+    from grader.isolation import resolve_mode
+    return resolve_mode()
 
 
 MODE_DESCRIPTIONS = {
@@ -302,6 +335,8 @@ MODE_DESCRIPTIONS = {
                   "bubblewrap 沙箱：无网络、非特权用户、只读环境",
     "bubblewrap-userns": "bubblewrap (user namespace): no network, read-only host view, your own uid / "
                          "bubblewrap 用户命名空间沙箱：无网络、只读环境",
+    "container": "container: a uid of its own, Landlock (read-only host, its own folders), seccomp (no new "
+                 "namespaces, no UDP), TCP on its own ports only / 容器模式：独立用户、Landlock 文件限制、seccomp",
     "process": "WEAK: plain child process with limits, no filesystem or network isolation (install "
                "bubblewrap) / 弱隔离：仅子进程与资源限制（请安装 bubblewrap）",
 }
@@ -350,15 +385,49 @@ class Sandbox:
                     raise
                 return SandboxResult(returncode=None, output="", timed_out=False, wall_s=0.0,
                                      output_truncated=False, out_dir=out, limits=limits, disk_full=True)
-        if self.mode == "bubblewrap":
-            _chown_tree(copy, NOBODY)
-            _chown_tree(out, NOBODY)
-        argv, env = self._command(probe, args, copy, out, limits)
-        result = _run_limited(argv, env, limits, out)
+        return self._execute(probe, args, copy, out, limits, work, capped)
+
+    def try_run(self, work: Path) -> tuple[bool, str]:
+        """Start a trivial run in this mode (grader/isolation.py probes each mode with it): did it
+        really run, and what did it print."""
+        copy, out = work / "submission", work / "out"
+        copy.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            result = self._execute(None, [], copy, out, dataclasses.replace(self.limits, wall_s=60), work, False)
+        except SandboxFailure as exc:
+            return False, str(exc)
+        return result.returncode == 0 and STARTED_MARKER in result.output, result.output
+
+    def _execute(self, probe: str | None, args: list[str], copy: Path, out: Path, limits: Limits, work: Path,
+                 capped: bool) -> SandboxResult:
+        """Run the probe (None: only print the start marker) in this mode over copy/ and out/."""
+        with _run_uid(self.mode) as uid:
+            if self.mode == "bubblewrap":
+                _chown_tree(copy, NOBODY)
+                _chown_tree(out, NOBODY)
+            own_tmp = work / "tmp"   # TMPDIR and HOME where no private /tmp is mounted
+            if self.mode not in NAMESPACED:
+                own_tmp.mkdir(exist_ok=True)
+            if uid is not None:
+                work.chmod(0o711)   # the run's uid passes through; it cannot list the judge's folder
+                for folder in (copy, out, own_tmp):
+                    _chown_tree(folder, uid)
+                    folder.chmod(0o700)   # another run's uid cannot read this one's files
+            ports = [] if self.mode in NAMESPACED else _free_ports(2)
+            argv, env = self._command(probe, args, copy, out, limits, uid=uid, ports=ports, own_tmp=own_tmp)
+            try:
+                result = _run_limited(argv, env, limits, out)
+            finally:
+                if uid is not None:
+                    _clean_uid(uid)
         result.disk_full = capped and disk_full(work)
+        if STARTED_MARKER not in result.output and (result.timed_out or result.returncode != 0):
+            raise SandboxFailure(sandbox_failure_message(self.mode, result.output))
         return result
 
-    def _command(self, probe: str, args: list[str], copy: Path, out: Path, limits: Limits
+    def _command(self, probe: str | None, args: list[str], copy: Path, out: Path, limits: Limits,
+                 uid: int | None = None, ports: list[int] | None = None, own_tmp: Path | None = None
                  ) -> tuple[list[str], dict]:
         env = {
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
@@ -376,11 +445,30 @@ class Sandbox:
             **self.env,
             **(self.gpu.env() if self.gpu else {}),
         }
+        env["GRADER_SANDBOX_MODE"] = self.mode
         python = [sys.executable, "-s"]   # -s: no user site-packages (HOME is the student's)
-        if self.mode == "process":
+        if self.mode not in NAMESPACED:
             env["GRADER_SUBMISSION"], env["GRADER_OUT"] = str(copy), str(out)
-            env["HOME"] = str(out)
-            return [*python, str(PROBES_DIR / probe), *args], env
+            env["HOME"] = env["TMPDIR"] = str(own_tmp)
+            env["MPLCONFIGDIR"], env["TRITON_CACHE_DIR"] = str(own_tmp / "mpl"), str(own_tmp / "triton")
+            # the same world without namespaces: the course's model paths through the course hook,
+            # and ports of this run's own in place of the fixed ones the code asks for
+            env["GRADER_COURSE_MODELS"] = json.dumps({k: str(v) for k, v in self.course_models.items()})
+            env["GRADER_PORTS"] = ",".join(map(str, ports or []))
+            program = [*python, str(PROBES_DIR / probe), *args] if probe else [*python, "-c", _MARKER_ONLY]
+            if self.mode == "process":
+                return program, env
+            devices = [f"/dev/nvidia{self.gpu.minor}", *(f"/dev/{n}" for n in CONTROL_NODES)] if self.gpu else []
+            confine = {"read": [*_container_reads(), *map(str, self._runtime_paths()), str(PROBES_DIR)],
+                       "write": [str(copy), str(out), str(own_tmp), "/tmp", "/dev/shm", *devices],
+                       "ports": ports or [], "landlock": True}
+            # CAP_DAC_READ_SEARCH only: the Python may live under /root (pyenv, AutoDL's conda), which
+            # another uid cannot even pass through; Landlock, which no capability bypasses, then
+            # decides what can be read, and seccomp refuses open_by_handle_at
+            caps = ["--inh-caps=-all,+dac_read_search", "--ambient-caps=+dac_read_search",
+                    "--bounding-set=-all,+dac_read_search"]
+            return ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", *caps, "--no-new-privs",
+                    "--", *python, str(CONFINE), json.dumps(confine), "--", *program], env
 
         env["GRADER_SUBMISSION"], env["GRADER_OUT"] = INSIDE_SUBMISSION, INSIDE_OUT
         argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
@@ -422,7 +510,7 @@ class Sandbox:
         if self.mode == "bubblewrap":
             argv += ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups",
                      "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-        argv += [*python, f"{INSIDE_PROBES}/{probe}", *args]
+        argv += [*python, f"{INSIDE_PROBES}/{probe}", *args] if probe else [*python, "-c", _MARKER_ONLY]
         # bwrap itself (pid 1 inside) gets no secrets either: its /proc/1/environ is readable
         # by the student in the user-namespace mode, where they share a uid
         return argv, {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -434,6 +522,96 @@ class Sandbox:
         paths.add(Path(os.path.realpath(sys.executable)).parent.parent)
         system = ("/usr", "/etc")
         return sorted(p for p in paths if not str(p).startswith(system))
+
+
+_MARKER_ONLY = f"print({STARTED_MARKER!r})"
+# what the container mode's code may read besides the Python environment and the grader's paths:
+# no device (a raw disk), no secret of /etc (bubblewrap shows /dev/null there)
+_SYSTEM_READ = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/proc", "/sys/devices", "/sys/class", "/sys/bus",
+                "/sys/fs/cgroup", "/sys/kernel/mm")
+_ETC_SECRETS = {"shadow", "gshadow", "shadow-", "gshadow-", "sudoers", "sudoers.d", "ssh", "ssl", "security"}
+
+
+def _container_reads() -> list[str]:
+    etc = [e.path for e in os.scandir("/etc") if e.name not in _ETC_SECRETS] if os.path.isdir("/etc") else []
+    return [*_SYSTEM_READ, *etc, "/etc/ssl/certs"]
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports free on the loopback now, for one run where there is no network namespace."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@contextlib.contextmanager
+def _run_uid(mode: str):
+    """The container mode's uid for one run: the first of RUN_UIDS whose lock file this process
+    can hold (so two gradings on one machine never share one). None in the other modes."""
+    if mode != "container":
+        yield None
+        return
+    folder = Path(tempfile.gettempdir()) / "grader-run-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for uid in RUN_UIDS:
+        handle = open(folder / str(uid), "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        try:
+            _clean_uid(uid)   # whatever a killed grader left under this uid
+            yield uid
+        finally:
+            handle.close()
+        return
+    raise SandboxFailure(f"no free sandbox uid in {RUN_UIDS.start}-{RUN_UIDS.stop - 1} (more runs at once than "
+                         f"that?) / 沙箱用户已用完")
+
+
+def _clean_uid(uid: int, wait_s: float = 10.0) -> None:
+    """Kill every process of ``uid`` (the run's, wherever it went: a new session, a daemon) and
+    remove what it left in the shared /tmp and /dev/shm."""
+    deadline = time.monotonic() + wait_s
+    while _processes_of(uid) and time.monotonic() < deadline:
+        subprocess.run(["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", "--",
+                        "kill", "-KILL", "-1"], capture_output=True)
+        time.sleep(0.05)
+    for shared in ("/tmp", "/dev/shm"):
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(shared):
+                with contextlib.suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_uid == uid:
+                        if entry.is_dir(follow_symlinks=False):
+                            shutil.rmtree(entry.path, ignore_errors=True)
+                        else:
+                            os.unlink(entry.path)
+
+
+def _processes_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if entry.stat().st_uid == uid:
+                    pids.append(int(entry.name))
+    return pids
+
+
+def sandbox_failure_message(mode: str, output: str) -> str:
+    """One line for the staff: the sandbox could not start the code, and what to do."""
+    from grader.isolation import fix_for
+    said = " ".join(output.strip().splitlines()[-3:])[:400] or "no output"
+    return (f"the {mode} sandbox failed before the student's code ran ({said}); {fix_for(mode, output)} "
+            f"/ 沙箱启动失败，与学生无关")
 
 
 def _parent_dirs(dest: str, made: set[str]) -> list[str]:
@@ -457,12 +635,19 @@ def _chown_tree(root: Path, uid: int) -> None:
 
 def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> SandboxResult:
     cgroups = Cgroups({"memory": limits.memory_bytes, "pids": limits.max_processes})
+    missing = Cgroups.available() - set(cgroups.paths)
+    if missing:   # they worked when this grading began: the machine changed under it
+        cgroups.remove()
+        raise SandboxFailure(f"the {', '.join(sorted(missing))} cgroup could not be created now, though it could "
+                             f"when grading began; check /sys/fs/cgroup (permissions, a full cgroup tree), or run "
+                             f"without cgroups / 无法创建 cgroup")
 
     def set_limits():  # runs in the child before exec; inherited by everything it starts
         cgroups.join()
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
-        # per uid on the whole machine: the pids cgroup, where there is one, is the real limit
+        # per uid on the whole machine (the container mode's uid is the run's own): the pids cgroup,
+        # where there is one, is the real limit
         nproc = limits.max_processes if "pids" not in cgroups.paths else max(4096, 4 * limits.max_processes)
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         cpu = int(limits.wall_s * max(2, limits.cpu_threads)) + 30

@@ -15,6 +15,10 @@ import time
 import traceback
 from pathlib import Path
 
+# the judge's sign that the sandbox started our probe (grader.sandbox.STARTED_MARKER): printed before
+# any student code runs, so a run without it failed in the sandbox, which is never the student's fault
+print("[grader-probe-started]", flush=True)
+
 SUBMISSION = Path(os.environ.get("GRADER_SUBMISSION", "."))
 OUT = Path(os.environ.get("GRADER_OUT", "."))
 MAX_STR = 20_000

@@ -13,12 +13,17 @@ report can say so (a student never edits device code for grading):
 - under every profile: modelscope's `snapshot_download` resolves offline, in the cache the student
   named (where the sandbox shows the stand-ins, /root/autodl-tmp included) or else in the grader's,
   instead of retrying a hub that cannot be reached.
+- in the sandbox modes without a mount namespace (container, process), the course's model paths
+  (/root/autodl-tmp/qwen/Qwen2-7B-Instruct ...) do not exist: every `from_pretrained` of a model,
+  tokenizer, config or generation config given such a path loads the model the sandbox would have
+  shown there (GRADER_COURSE_MODELS), and so does snapshot_download's answer for them.
 
 Loaded by each probe before student code, and by hooks/sitecustomize.py in every process a
 DeepSpeed launch starts.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -166,6 +171,12 @@ def patch_modelscope(module) -> None:
 
     def snapshot_download(model_id, *args, **kwargs):
         kwargs["local_files_only"] = True
+        cache_dir = kwargs.get("cache_dir", args[1] if len(args) > 1 else None)
+        if cache_dir is not None:   # the course's cache where no mount namespace shows it
+            asked = os.path.join(os.fspath(cache_dir), str(model_id))
+            mapped = map_course_path(asked)
+            if mapped != asked:
+                return mapped
         try:
             return original(model_id, *args, **kwargs)
         except Exception:
@@ -192,6 +203,70 @@ def patch_modelscope_now() -> None:
     modelscope.snapshot_download = module.snapshot_download
 
 
+# ---------------------------------------------------------------- course paths (no mount namespace)
+
+# the modules whose classes load from a path given first (the Auto classes each have their own copy)
+LOADER_MODULES = ("transformers.modeling_utils", "transformers.tokenization_utils_base",
+                  "transformers.configuration_utils", "transformers.generation.configuration_utils",
+                  "transformers.models.auto.auto_factory", "transformers.models.auto.modeling_auto",
+                  "transformers.models.auto.tokenization_auto", "transformers.models.auto.configuration_auto")
+
+
+def course_models() -> dict[str, str]:
+    """Course path -> the model the sandbox shows there, where the sandbox cannot mount it."""
+    try:
+        return dict(json.loads(os.environ.get("GRADER_COURSE_MODELS") or "{}"))
+    except ValueError:
+        return {}
+
+
+def map_course_path(value):
+    """The grader's folder for a course path (or a file under it); anything else as it is."""
+    if not isinstance(value, (str, os.PathLike)):
+        return value
+    text = os.fspath(value)
+    if not isinstance(text, str):
+        return value
+    for inside, source in course_models().items():
+        if text.rstrip("/") == inside or text.startswith(inside + "/"):
+            record("course_path", f"课程路径 {inside} 映射到评分器的模型（此沙箱模式没有挂载命名空间）",
+                   f"the course path {inside} loads the grader's model (this sandbox mode has no mount namespace)")
+            return source + text.rstrip("/")[len(inside):]
+    return value
+
+
+def patch_course_paths(module) -> None:
+    """Each class of ``module`` with its own from_pretrained: the course path mapped first."""
+    if not course_models():
+        return
+    for cls in list(vars(module).values()):
+        if not isinstance(cls, type) or "from_pretrained" not in vars(cls):
+            continue
+        original = vars(cls)["from_pretrained"]
+        func = getattr(original, "__func__", None)
+        if func is None or getattr(func, "_grader_course_paths", False):
+            continue
+
+        def from_pretrained(klass, *args, _func=func, **kwargs):
+            if args:
+                args = (map_course_path(args[0]), *args[1:])
+            if "pretrained_model_name_or_path" in kwargs:
+                kwargs["pretrained_model_name_or_path"] = map_course_path(kwargs["pretrained_model_name_or_path"])
+            return _func(klass, *args, **kwargs)
+
+        from_pretrained._grader_course_paths = True
+        setattr(cls, "from_pretrained", classmethod(from_pretrained))
+
+
+def patch_course_paths_now() -> None:
+    import importlib
+    for name in LOADER_MODULES:
+        try:
+            patch_course_paths(importlib.import_module(name))
+        except ImportError:
+            pass
+
+
 def install(device: str) -> None:
     """For a probe, which imports the libraries itself before the student's code runs
     (sitecustomize instead patches each module as it finishes importing)."""
@@ -201,5 +276,6 @@ def install(device: str) -> None:
         patch_torch()
         patch_model_loading(transformers.modeling_utils)
         patch_training_args(transformers.training_args)
+    patch_course_paths_now()
     patch_modelscope_now()
 

@@ -198,6 +198,28 @@ if _PROFILE.get("device") == "cpu":
     _PATCHES["torch"] = lambda module: course_env.patch_torch()
 
 
+def _and_course_paths(patch):
+    def both(module):
+        if patch is not None:
+            patch(module)
+        course_env.patch_course_paths(module)
+    return both
+
+
+for _name in course_env.LOADER_MODULES:   # the course's model paths, where no mount shows them
+    _PATCHES[_name] = _and_course_paths(_PATCHES.get(_name))
+
+
+def _own_master_port() -> None:
+    """Without a network namespace, two gradings' launches would both take DeepSpeed's port 29500
+    (or the one train.sh names): each rank of this run uses the run's own port instead."""
+    ports = [p for p in os.environ.get("GRADER_PORTS", "").split(",") if p]
+    if ports and os.environ.get("MASTER_PORT") and os.environ["MASTER_PORT"] != ports[0]:
+        os.environ["MASTER_PORT"] = ports[0]
+        course_env.record("master_port", "DeepSpeed 的通信端口换成本次评分专用的端口（此沙箱模式没有独立网络）",
+                          "DeepSpeed's master port is this grading's own (this sandbox mode has no network namespace)")
+
+
 class _AfterImport:
     """A meta-path finder that patches a module once it has finished importing."""
 
@@ -233,6 +255,7 @@ class _AfterImport:
 
 if _OUT:
     course_env.on_change(lambda adaptations: _note(adaptations=adaptations))
+    _own_master_port()
     argv0 = os.path.basename(sys.argv[0]) if getattr(sys, "argv", None) else ""
     if argv0 == "deepspeed":
         _save("ds-launcher.json", {"argv": sys.argv[1:], "pid": os.getpid()})
