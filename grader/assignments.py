@@ -10,7 +10,6 @@ setup.sh can read the apt and pip needs with the system Python before anything i
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -24,7 +23,7 @@ class AssignmentError(ValueError):
 
 @dataclass(frozen=True)
 class TimeLimit:
-    """One wall-clock limit of a probe run; GRADER_<NAME>_TIMEOUT_S overrides it (names are shared:
+    """One wall-clock limit of a probe run; GRADER_<NAME>_TIMEOUT_S overrides it (grader/settings.py) (names are shared:
     GRADER_INSPECT_TIMEOUT_S sets every assignment's "inspect")."""
     seconds: float
     per_en: str = ""       # what one limit covers, for the report: "a launch"
@@ -73,15 +72,11 @@ class Assignment:
 
     def limits(self, profile: str = "cpu") -> dict[str, float]:
         """Seconds per limit under ``profile`` (its Grading may set its own), with the environment's overrides."""
+        from grader.settings import current
         scaled = self.grading[profile].limits if profile in self.grading else {}
-        out = {}
-        for name, limit in self.time_limits.items():
-            raw = os.environ.get(f"GRADER_{name.upper()}_TIMEOUT_S")
-            try:
-                out[name] = float(raw) if raw else float(scaled.get(name, limit.seconds))
-            except ValueError:
-                raise AssignmentError(f"GRADER_{name.upper()}_TIMEOUT_S={raw!r} is not a number of seconds") from None
-        return out
+        overrides = current().timeouts
+        return {name: float(overrides.get(name) or scaled.get(name, limit.seconds))
+                for name, limit in self.time_limits.items()}
 
     def limits_s(self, profile: str = "cpu") -> float:
         """Every time limit spent, one after another."""

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import queue
-import re
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -27,6 +26,7 @@ from grader import __version__
 from grader.course import CoursePolicy
 from grader.results import SubmissionResult
 from grader.sandbox import SandboxFailure
+from grader.settings import current
 
 GRADER_DIR = Path(__file__).resolve().parent
 MAX_HASHED_BYTES = 1024 ** 3     # a bigger submission is keyed by its files' sizes beyond this
@@ -90,16 +90,12 @@ def cache_key(student: Path, profile: str, assignments: tuple[str, ...], policy_
     return digest.hexdigest()
 
 
-# what changes a verdict besides the files, the grader and the profile: the time, memory, disk and
-# process limits, the models, the sandbox mode. Not the threads or workers: a verdict must not depend on them
-SETTINGS = re.compile(r"GRADER_(\w+_TIMEOUT_S|MEMORY_LIMIT_MB|DISK_LIMIT_MB|PROCESS_LIMIT|MODELS|SANDBOX|SWEEP_OVERRIDES)$")
-
-
-def grading_settings() -> dict[str, str]:
-    """The settings of this run that a grading's verdict may depend on (part of the cache key: a
-    class run resumed under other limits or models regrades the students they affect)."""
+def grading_settings() -> dict:
+    """The run's settings that a verdict may depend on (grader/settings.py: the time, memory, disk
+    and process limits, the models, the sandbox mode; not the threads): part of the cache key, so a
+    class run resumed under other ones regrades the students they affect."""
     from grader.sandbox import detect_mode
-    return {**{k: v for k, v in sorted(os.environ.items()) if SETTINGS.match(k)}, "GRADER_SANDBOX": detect_mode()}
+    return {**current().verdict_key(), "sandbox": detect_mode()}
 
 
 class ClassRunError(ValueError):
@@ -181,7 +177,7 @@ class LocalExecutor:
             free_gpus.put(gpu)
 
         workers = min(self.workers, len(self.gpus)) if self.gpus else self.workers
-        threads = {"GRADER_CPU_THREADS": sandbox_threads(workers)}
+        threads = current().replace(cpu_threads=int(sandbox_threads(workers))).env()
 
         def work(unit):
             if not self.gpus:
@@ -240,7 +236,7 @@ class RayExecutor:
 
 
 def _worker_env() -> dict:
-    """What a Ray worker needs to grade like this process: the fixtures, the timeouts, the limits."""
+    """What a Ray worker needs to grade like this process: the fixtures and the run's settings (GRADER_SETTINGS)."""
     keep = ("GRADER_", "PATH")
     return {k: v for k, v in os.environ.items() if k.startswith(keep)}
 
@@ -260,7 +256,7 @@ def default_workers() -> int:
 def sandbox_threads(workers: int) -> str:
     """The torch/OpenMP threads each sandbox of a local class run gets: the cores shared among the
     units (GRADER_CPU_THREADS, where set, wins)."""
-    return os.environ.get("GRADER_CPU_THREADS") or str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    return str(current().cpu_threads or max(1, (os.cpu_count() or 1) // max(1, workers)))
 
 
 def available_memory() -> int:

@@ -60,8 +60,10 @@ def _sandbox_ready(args, isolating: bool) -> bool:
     (grader run): the process mode only when asked for by name. False after printing why not."""
     from grader.isolation import SandboxUnavailable, doctor, require_mode
 
+    from grader.settings import current
+
     asked = None if args.sandbox == "auto" else args.sandbox
-    asked = asked or os.environ.get("GRADER_SANDBOX") or None
+    asked = asked or current().sandbox
     try:
         mode = require_mode(asked)
     except SandboxUnavailable as exc:
@@ -401,6 +403,7 @@ def profile_option(p, help_text: str = "grading profile (default: cpu)") -> None
 def main(argv=None) -> int:
     from grader.results import GRADE_FORMATS   # light: `grader needs apt` runs before anything is installed
     from grader.sandbox import MODES
+    from grader.settings import SettingsError, current, resolve
 
     parser = argparse.ArgumentParser(prog="grader", description="Grade LLM course homework in a sandbox / 大模型课程作业自动评分")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -477,13 +480,18 @@ def main(argv=None) -> int:
     pub.add_argument("--dry-run", action="store_true", help="match students and assignments, send nothing")
     pub.set_defaults(func=cmd_publish)
     args = parser.parse_args(argv)
+    try:
+        current()   # a malformed GRADER_* number is named now, not inside a grading
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if getattr(args, "models", None):
         models = Path(args.models).expanduser().resolve()
         if not models.is_dir():
             print(f"error: --models {models} is not a folder: give the modelscope cache that holds the models "
                   f"(its qwen/Qwen2-7B-Instruct ...) / --models 不是文件夹", file=sys.stderr)
             return 2
-        os.environ["GRADER_MODELS"] = str(models)   # every child (pytest, the sandbox's set-up) reads it
+        resolve(models=str(models))   # every child (pytest, the sandbox's set-up) gets it in the settings
     if args.command == "gradescope-bundle":
         args.assignment = [args.assignment_name]
     return args.func(args)

@@ -5,8 +5,8 @@ has dropped to the grading's own unprivileged uid, inside a container where name
 It applies, then execs COMMAND (the probe), so everything the student's code starts inherits them:
 - Landlock (py-landlock, kernels 5.13+): the host read-only only where SPEC lists it (the Python
   environment, the fixtures, the probes, /usr, /etc ...), read-write only the run's own copy, output
-  and tmp folders (and /tmp, /dev/shm, where files are private to this uid by umask); everything else,
-  the judge's files and other students' work included, cannot be opened. ABI 4+: TCP bind and
+  and tmp folders (TMPDIR; not the shared /tmp or /dev/shm); everything else, the judge's files and
+  other students' work included, cannot be opened. ABI 4+: TCP bind and
   connect only to the run's own ports. ABI 6+: signals and abstract UNIX sockets only within the run.
 - seccomp (pyseccomp over libseccomp): no new namespaces, mounts, ptrace, kernel keyrings, BPF,
   perf, io_uring (which Landlock and seccomp do not see), no UDP or raw sockets (no DNS, no pings).
@@ -88,7 +88,7 @@ def main(argv: list[str]) -> None:
     try:
         split = argv.index("--")
         spec, command = json.loads(argv[split - 1]), argv[split + 1:]
-        os.umask(0o077)   # what it writes in the shared /tmp and /dev/shm is its own
+        os.umask(0o077)
         if spec.get("landlock"):
             landlock(spec)
         seccomp()

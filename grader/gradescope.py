@@ -20,9 +20,11 @@ SOURCE = ("grader", "fixtures", "templates", "pyproject.toml", "README.md")
 # {apt}, {pip} and {assignment} come from the assignment's declaration (grader/assignments.py)
 SETUP_SH = """#!/usr/bin/env bash
 # Runs once on Gradescope's image (Ubuntu, as root): the sandbox, Python, the grader, its fixtures.
+# Gradescope's containers refuse namespaces: `grader doctor` then picks the container mode
+# (Landlock and seccomp over libseccomp2), which the tests run under a Docker-like confinement.
 set -euxo pipefail
 apt-get update
-apt-get install -y --no-install-recommends bubblewrap python3-venv python3-pip python3-dev util-linux {apt}
+apt-get install -y --no-install-recommends bubblewrap libseccomp2 python3-venv python3-pip python3-dev util-linux {apt}
 python3 -m venv /autograder/venv
 # the CPU build of torch first, so pip never pulls the CUDA wheels
 /autograder/venv/bin/pip install --index-url https://download.pytorch.org/whl/cpu "torch>=2.13,<2.14"
@@ -49,6 +51,12 @@ export GRADER_MEMORY_LIMIT_MB="${{GRADER_MEMORY_LIMIT_MB:-{sandbox_mb}}}"
 "$PY" -m grader.cli run "$ROOT/submission" --assignment {assignment} --out "$ROOT/results/report" \\
     --metadata "$ROOT/submission_metadata.json" "${{COURSE[@]}}"
 status=$?
+if [ $status -eq 3 ] || { [ $status -eq 2 ] && [ ! -f "$ROOT/results/report/results.json" ]; }; then
+    # the sandbox failed (or the run could not start): the grader's failure, never a score of 0;
+    # no results.json, so Gradescope shows the staff an autograder failure
+    echo "grader: no score: the grader could not run here (see above) / 评分器无法运行，未给出分数" >&2
+    exit 1
+fi
 if [ $status -eq 0 ] && [ -f "$ROOT/results/report/results.json" ]; then
     cp "$ROOT/results/report/results.json" "$ROOT/results/results.json"
 else

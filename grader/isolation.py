@@ -1,8 +1,8 @@
 """Which sandbox mode grades on this machine: probed, never assumed.
 
 A grader run starts a trivial run in each candidate mode, strongest first, and uses the first that
-really works; its children are handed the answer in GRADER_SANDBOX (so a class run uses one mode
-throughout). A mode asked for by name (GRADER_SANDBOX, `--sandbox`) must work, or the run stops with
+really works; its children are handed the answer in the run's settings (grader/settings.py), so a
+class run uses one mode throughout. A mode asked for by name (GRADER_SANDBOX, `--sandbox`) must work, or the run stops with
 the fix. `grader doctor` prints what each mode said and the fix for each that failed.
 
 Strength: bubblewrap (root) > bubblewrap-userns (a user) > container (root where namespaces are
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox import MODES, Limits, Sandbox, SandboxFailure, release_workdir
+from grader.settings import current, resolve
 
 
 class SandboxUnavailable(RuntimeError):
@@ -95,9 +96,9 @@ def fix_for(mode: str, said: str) -> str:
 
 
 def resolve_mode() -> str:
-    """GRADER_SANDBOX where set (by the user by name, or by the run that resolved it for its
+    """The settings' mode where set (by the user by name, or by the run that resolved it for its
     children, which then trust it), else the strongest mode that works here (probed once)."""
-    asked = os.environ.get("GRADER_SANDBOX")
+    asked = current().sandbox
     if asked:
         if asked not in MODES:
             raise SandboxUnavailable(f"GRADER_SANDBOX={asked!r} is not a sandbox mode; choose one of "
@@ -113,7 +114,7 @@ def strongest() -> str:
 
 def require_mode(asked: str | None) -> str:
     """For the top of a grader run: the mode asked for by name, checked, or the strongest that
-    works; exported as GRADER_SANDBOX so every child of the run uses it without probing again."""
+    works; put in the run's settings so every child of the run uses it without probing again."""
     if asked:
         check = check_mode(asked)
         if not check.works:
@@ -122,7 +123,7 @@ def require_mode(asked: str | None) -> str:
         mode = asked
     else:
         mode = resolve_mode()
-    os.environ["GRADER_SANDBOX"] = mode
+    resolve(sandbox=mode)
     return mode
 
 

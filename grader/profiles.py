@@ -10,7 +10,6 @@ its declaration (grader/checks/<name>/assignment.py). Reports say which profile 
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +38,8 @@ class Profile:
         """A modelscope cache holding the models under their real ids."""
         if self.device == "cpu":
             return fixtures.model_cache()
-        given = os.environ.get("GRADER_MODELS")
+        from grader.settings import current
+        given = current().models
         return Path(given).expanduser() if given else fixtures.model_cache(gpu=True)
 
     def model(self, model_id: str) -> Path:

@@ -73,7 +73,8 @@ class SubmissionResult:
     grader_version: str
     graded_at: str
     execution_time: float = 0.0
-    cache_key: str = ""          # files + grader + profile + policy: an equal key needs no regrading
+    cache_key: str = ""          # files + grader + profile + policy + settings: an equal key needs no regrading
+    settings: dict = field(default_factory=dict)   # what it was graded under (grader/settings.py)
 
     @property
     def score(self) -> float:

@@ -26,6 +26,7 @@ from grader.course import CoursePolicy, apply_policy, submission_time
 from grader.profiles import get_profile
 from grader.results import AssignmentResult, CheckResult, SubmissionResult, dump
 from grader.sandbox import MODE_DESCRIPTIONS, SandboxFailure, detect_mode, private_mounts_possible
+from grader.settings import current
 
 CHECKS = Path(__file__).resolve().parent / "checks"
 
@@ -42,9 +43,10 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
                 "--submission", str(assignment_dir), "--profile", profile_name, "--assignment", assignment,
                 "--grader-results", str(results_path), "-q", "-rN", "--color=no"]
         # the child imports this very grader (a bundle's copy, say), not another one installed
+        # the run's settings reach the child whole, as one variable (grader/settings.py)
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKS.parent.parent), os.environ.get("PYTHONPATH")])),
-               **(env or {})}
+               **current().env(), **(env or {})}
         # A private mount namespace: the checks mount size-capped tmpfs work folders there
         # (grader.sandbox.disk_capped), and they vanish with it even if pytest is killed.
         private = private_mounts_possible()
@@ -192,7 +194,8 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
         limits="time: " + "; ".join(f"{a.name}: {a.describe_limits(profile.name)}" for a in declared)
                + f"; {profile.limits().describe(disk_is_capped=private_mounts_possible())}", grader_version=__version__,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        execution_time=time.monotonic() - started, cache_key=cache_key)
+        execution_time=time.monotonic() - started, cache_key=cache_key,
+        settings={**json.loads(current().to_json()), "sandbox": detect_mode()})
     apply_policy(result, policy, submission_time(submission, metadata))
     write_reports(result, out_dir)
     return result

@@ -76,9 +76,11 @@ INSIDE_OUT = "/grader/out"
 INSIDE_PROBES = "/grader/probes"
 
 
-def _env_number(name: str, default: float, scale: int = 1) -> int:
-    """An integer limit from the environment (e.g. GRADER_MEMORY_LIMIT_MB=2048), else the default."""
-    value = os.environ.get(name)
+def _setting(name: str, default: float, scale: int = 1) -> int:
+    """An integer limit from the run's settings (grader/settings.py: GRADER_MEMORY_LIMIT_MB=2048
+    gives memory_limit_mb), else the default."""
+    from grader.settings import current
+    value = getattr(current(), name)
     return int(float(value) * scale) if value else int(default)
 
 
@@ -89,7 +91,7 @@ def default_memory(cap: int = 8 * 1024 ** 3) -> int:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         total = 16 * 1024 ** 3
-    return _env_number("GRADER_MEMORY_LIMIT_MB", min(cap, total * 3 // 4), 1024 ** 2)
+    return _setting("memory_limit_mb", min(cap, total * 3 // 4), 1024 ** 2)
 
 
 @dataclass
@@ -99,13 +101,13 @@ class Limits:
     wall_s: float = 300.0
     max_output_bytes: int = 256 * 1024      # what is kept of stdout+stderr
     max_file_bytes: int = 2 * 1024 ** 3     # RLIMIT_FSIZE: no single file larger
-    max_processes: int = field(default_factory=lambda: _env_number("GRADER_PROCESS_LIMIT", 1024))
+    max_processes: int = field(default_factory=lambda: _setting("process_limit", 1024))
     memory_bytes: int = field(default_factory=default_memory)
-    disk_bytes: int = field(default_factory=lambda: _env_number("GRADER_DISK_LIMIT_MB", 4 * 1024 ** 3, 1024 ** 2))
+    disk_bytes: int = field(default_factory=lambda: _setting("disk_limit_mb", 4 * 1024 ** 3, 1024 ** 2))
     max_files: int = 200_000                # inodes of the size-capped tmpfs
     # OpenMP threads of the code; fewer when several sandboxes share the cores (spinning threads
     # of two runs on the same cores cost far more than they give)
-    cpu_threads: int = field(default_factory=lambda: _env_number("GRADER_CPU_THREADS", 2))
+    cpu_threads: int = field(default_factory=lambda: _setting("cpu_threads", 2))
 
     def describe(self, disk_is_capped: bool | None = None) -> str:
         caps = Cgroups.available()
@@ -115,7 +117,7 @@ class Limits:
                  else f"processes {self.max_processes} (per user, RLIMIT_NPROC)")
         capped = disk_capped() if disk_is_capped is None else disk_is_capped
         disk = (f"disk {self.disk_bytes // 1024 ** 2} MiB / {self.max_files} files" if capped
-                else f"disk: /tmp {self.disk_bytes // 1024 ** 2} MiB, work folder uncapped")
+                else f"disk {self.disk_bytes // 1024 ** 2} MiB / {self.max_files} files (measured twice a second)")
         return (f"{memory}, {procs}, {disk}, output {self.max_output_bytes // 1024} KiB, "
                 f"file size {self.max_file_bytes // 1024 ** 2} MiB")
 
@@ -417,11 +419,11 @@ class Sandbox:
             ports = [] if self.mode in NAMESPACED else _free_ports(2)
             argv, env = self._command(probe, args, copy, out, limits, uid=uid, ports=ports, own_tmp=own_tmp)
             try:
-                result = _run_limited(argv, env, limits, out)
+                result = _run_limited(argv, env, limits, out, watch=None if capped else [copy, out, own_tmp])
             finally:
                 if uid is not None:
                     _clean_uid(uid)
-        result.disk_full = capped and disk_full(work)
+        result.disk_full = result.disk_full or (capped and disk_full(work))
         if STARTED_MARKER not in result.output and (result.timed_out or result.returncode != 0):
             raise SandboxFailure(sandbox_failure_message(self.mode, result.output))
         return result
@@ -460,18 +462,21 @@ class Sandbox:
                 return program, env
             devices = [f"/dev/nvidia{self.gpu.minor}", *(f"/dev/{n}" for n in CONTROL_NODES)] if self.gpu else []
             confine = {"read": [*_container_reads(), *map(str, self._runtime_paths()), str(PROBES_DIR)],
-                       "write": [str(copy), str(out), str(own_tmp), "/tmp", "/dev/shm", *devices],
+                       # not the shared /tmp: the capability below would read every file there
+                       "write": [str(copy), str(out), str(own_tmp), *devices],
                        "ports": ports or [], "landlock": True}
             # CAP_DAC_READ_SEARCH only: the Python may live under /root (pyenv, AutoDL's conda), which
             # another uid cannot even pass through; Landlock, which no capability bypasses, then
             # decides what can be read, and seccomp refuses open_by_handle_at
             caps = ["--inh-caps=-all,+dac_read_search", "--ambient-caps=+dac_read_search",
                     "--bounding-set=-all,+dac_read_search"]
-            return ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", *caps, "--no-new-privs",
+            return [shutil.which("setpriv") or "setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups",
+                    *caps, "--no-new-privs",
                     "--", *python, str(CONFINE), json.dumps(confine), "--", *program], env
 
         env["GRADER_SUBMISSION"], env["GRADER_OUT"] = INSIDE_SUBMISSION, INSIDE_OUT
-        argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+        # the judge's own PATH finds bwrap (the run's environment has only the system's)
+        argv = [shutil.which("bwrap") or "bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                 "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
         if self.mode == "bubblewrap-userns":
             argv += ["--unshare-user", "--cap-drop", "ALL"]
@@ -633,7 +638,10 @@ def _chown_tree(root: Path, uid: int) -> None:
             os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
 
 
-def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> SandboxResult:
+def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path, watch: list[Path] | None = None
+                 ) -> SandboxResult:
+    """``watch``: the writable folders, where no size-capped tmpfs holds them (no mount namespace):
+    their use is measured twice a second and the run is ended, as the tmpfs would, at the disk limit."""
     cgroups = Cgroups({"memory": limits.memory_bytes, "pids": limits.max_processes})
     missing = Cgroups.available() - set(cgroups.paths)
     if missing:   # they worked when this grading began: the machine changed under it
@@ -667,7 +675,7 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> Sandb
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
-    timed_out = False
+    timed_out = over_disk = False
     try:
         # a refused fork ends the run at once: a fork storm held at its ceiling would otherwise
         # burn the cores until the time limit, and the report says which limit it hit either way
@@ -678,6 +686,9 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> Sandb
             except subprocess.TimeoutExpired:
                 if time.monotonic() >= started + limits.wall_s:
                     timed_out = True
+                    break
+                if watch and _over_disk(watch, limits):
+                    over_disk = True
                     break
     finally:
         _kill_group(proc.pid)   # also reaps anything the code left behind in its group
@@ -692,7 +703,30 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path) -> Sandb
     return SandboxResult(returncode=None if timed_out else proc.returncode, output=text,
                          timed_out=timed_out, wall_s=time.monotonic() - started,
                          output_truncated=bool(dropped[0]), out_dir=out, limits=limits, oom_killed=oom,
-                         process_limit_hit=forks_refused, peak_memory_bytes=peak)
+                         process_limit_hit=forks_refused, peak_memory_bytes=peak, disk_full=over_disk)
+
+
+def _over_disk(folders: list[Path], limits: Limits) -> bool:
+    """Do ``folders`` hold more than the disk limit (bytes really allocated, so sparse files count
+    what they use) or more files than its inode count? Stops counting at the first excess."""
+    used, files, stack = 0, 0, [str(f) for f in folders]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            files += 1
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            used += st.st_blocks * 512
+            if used > limits.disk_bytes or files > limits.max_files:
+                return True
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+    return False
 
 
 def _kill_group(pgid: int) -> None:

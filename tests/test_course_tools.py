@@ -3,6 +3,7 @@ students, `grader validate` for course authors, and the Gradescope bundle run as
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -102,8 +103,18 @@ BUNDLED = [pytest.param("qwen2_chat", "assignments", 0, id="qwen2_chat-stub")] +
     for a in assignments.names()]
 
 
-@pytest.mark.parametrize("assignment, base, score", BUNDLED)
-def test_gradescope_bundle_runs_as_gradescope_runs_it_inside_the_envelope_it_states(tmp_path, assignment, base, score):
+# Gradescope's own containers refuse namespaces: the bundle grades in the container mode there
+DOCKER_LIKE = [pytest.param("qwen2_chat", "reference", 100, True, id="qwen2_chat-docker-like"),
+               pytest.param("qwen2_chat", "assignments", 0, True, id="qwen2_chat-stub-docker-like"),
+               pytest.param("qwen2_lora", "reference", 100, True, id="qwen2_lora-docker-like")]
+
+
+@pytest.mark.parametrize("assignment, base, score, docker_like",
+                         [pytest.param(*p.values, False, id=p.id, marks=p.marks) for p in BUNDLED] + DOCKER_LIKE)
+def test_gradescope_bundle_runs_as_gradescope_runs_it_inside_the_envelope_it_states(tmp_path, assignment, base, score,
+                                                                                    docker_like):
+    if docker_like and os.geteuid() != 0:
+        pytest.skip("Gradescope runs the grader as root")
     bundle = tmp_path / "autograder.zip"
     proc = grader_cli("gradescope-bundle", assignment, "-o", bundle)
     declared = assignments.get(assignment)
@@ -123,7 +134,8 @@ def test_gradescope_bundle_runs_as_gradescope_runs_it_inside_the_envelope_it_sta
     # the container: the envelope's memory for the whole tree (judge and sandboxes), its timeout
     container = Cgroups({"memory": envelope.memory_mb * 1024 ** 2})
     started = time.monotonic()
-    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
+    wrap = [sys.executable, str(REPO / "tests" / "tools" / "docker_like.py")] if docker_like else []
+    run = subprocess.run([*wrap, "bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
                          text=True, timeout=declared.gradescope_minutes() * 60, preexec_fn=container.join)
     wall, oom, peak = time.monotonic() - started, container.hit("memory"), container.peak_memory()
     container.remove()
@@ -131,4 +143,6 @@ def test_gradescope_bundle_runs_as_gradescope_runs_it_inside_the_envelope_it_sta
     assert results["score"] == score and not oom, run.stdout + run.stderr
     validate_gradescope(results)
     assert len(results["tests"]) == check_count(assignment)
+    if docker_like:
+        assert "container" in results["extra_data"]["sandbox"], results["extra_data"]
     print(f"{assignment}: {wall:.0f} s, peak {(peak or 0) / 1024 ** 2:.0f} MB of the stated {declared.gradescope_settings()}")

@@ -128,7 +128,7 @@ def test_a_run_that_never_reaches_the_probe_is_the_sandboxs_failure(tmp_path, mo
 
 def test_a_student_cannot_pass_for_a_broken_sandbox(tmp_path):
     """Printing bwrap's error and exiting 1 is the student's own failure: the probe had started."""
-    res, _ = run_code(tmp_path, "import sys\nprint('bwrap: Creating new namespace failed')\nsys.exit(1)\n",
+    res, _ = run_code(tmp_path, "import os\nprint('bwrap: Creating new namespace failed', flush=True)\nos._exit(1)\n",
                       mode="container" if ROOT else "process")
     assert res.returncode == 1
 
@@ -186,6 +186,27 @@ def test_the_class_cache_key_holds_limits_models_and_mode(tmp_path, monkeypatch)
             assert cache_key(student, "cpu", ("qwen2_lora",)) != base, name
     monkeypatch.setenv("GRADER_CPU_THREADS", "7")   # a verdict must not depend on threads: no regrade
     assert cache_key(student, "cpu", ("qwen2_lora",)) == base
+
+
+def test_settings_are_read_once_and_reach_children_whole(monkeypatch):
+    from grader.settings import ENV, SettingsError, current, from_environment
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setenv("GRADER_TRAIN_TIMEOUT_S", "123")
+    monkeypatch.setenv("GRADER_MEMORY_LIMIT_MB", "2048")
+    given = from_environment()
+    assert given.timeouts["train"] == 123.0 and given.memory_limit_mb == 2048
+    from grader.assignments import get
+    assert get("qwen2_lora").limits()["train"] == 123.0
+    # the resolved object wins whole over the single variables in a child
+    monkeypatch.setenv(ENV, given.replace(timeouts={"train": 7.0}).to_json())
+    assert current().timeouts == {"train": 7.0} and get("qwen2_lora").limits()["train"] == 7.0
+    monkeypatch.delenv(ENV)
+    monkeypatch.setenv("GRADER_TRAIN_TIMEOUT_S", "soon")
+    with pytest.raises(SettingsError, match="GRADER_TRAIN_TIMEOUT_S"):
+        current()
+    proc = grader("run", str(REPO / "examples" / "submissions"), "--out", "/nonexistent", timeout=60,
+                  env={"GRADER_TRAIN_TIMEOUT_S": "soon"})
+    assert proc.returncode == 2 and "GRADER_TRAIN_TIMEOUT_S='soon' is not a number" in proc.stderr
 
 
 def expected_scores() -> dict:

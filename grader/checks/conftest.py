@@ -2,8 +2,6 @@
 and grading overrides under the profile, the sandbox, a work folder, the judge's stand-in Qwen2."""
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from grader.gpu import unit_gpu
 from grader.judge_service import evaluator_for
 from grader.profiles import Profile, get_profile
 from grader.sandbox import Sandbox, make_workdir, release_workdir
+from grader.settings import current
 
 # where the course's tutorials keep the models (snapshot_download(..., cache_dir='/root/autodl-tmp'))
 COURSE_MODEL_ROOT = "/root/autodl-tmp"
@@ -51,8 +50,8 @@ def overrides(assignment, profile, grading) -> dict:
     GRADER_SWEEP_OVERRIDES (a JSON object, merged in depth) is for benchmarks/floor_sweep.py only: a
     profile is chosen by measuring candidates on every honest submission, never set for a class."""
     chosen = grading.overrides_for(any(profile.is_standin(m) for m in assignment.models))
-    sweep = os.environ.get("GRADER_SWEEP_OVERRIDES")
-    return _merged(chosen, json.loads(sweep)) if sweep else chosen
+    sweep = current().sweep_overrides
+    return _merged(chosen, sweep) if sweep else chosen
 
 
 def _merged(base: dict, extra: dict) -> dict:
