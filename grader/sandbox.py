@@ -419,7 +419,9 @@ class Sandbox:
             ports = [] if self.mode in NAMESPACED else _free_ports(2)
             argv, env = self._command(probe, args, copy, out, limits, uid=uid, ports=ports, own_tmp=own_tmp)
             try:
-                result = _run_limited(argv, env, limits, out, watch=None if capped else [copy, out, own_tmp])
+                # cwd: the copy, as bwrap's --chdir gives the namespaced modes
+                result = _run_limited(argv, env, limits, out, watch=None if capped else [copy, out, own_tmp],
+                                      cwd=copy)
             finally:
                 if uid is not None:
                     _clean_uid(uid)
@@ -638,8 +640,8 @@ def _chown_tree(root: Path, uid: int) -> None:
             os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
 
 
-def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path, watch: list[Path] | None = None
-                 ) -> SandboxResult:
+def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path, watch: list[Path] | None = None,
+                 cwd: Path | None = None) -> SandboxResult:
     """``watch``: the writable folders, where no size-capped tmpfs holds them (no mount namespace):
     their use is measured twice a second and the run is ended, as the tmpfs would, at the disk limit."""
     cgroups = Cgroups({"memory": limits.memory_bytes, "pids": limits.max_processes})
@@ -662,7 +664,7 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path, watch: l
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
 
     started = time.monotonic()
-    proc = subprocess.Popen(argv, env=env or None, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(argv, env=env or None, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=set_limits)
     kept = bytearray()
     dropped = [0]
