@@ -51,7 +51,7 @@ export GRADER_MEMORY_LIMIT_MB="${{GRADER_MEMORY_LIMIT_MB:-{sandbox_mb}}}"
 "$PY" -m grader.cli run "$ROOT/submission" --assignment {assignment} --out "$ROOT/results/report" \\
     --metadata "$ROOT/submission_metadata.json" "${{COURSE[@]}}"
 status=$?
-if [ $status -eq 3 ] || { [ $status -eq 2 ] && [ ! -f "$ROOT/results/report/results.json" ]; }; then
+if [ $status -eq 3 ] || {{ [ $status -eq 2 ] && [ ! -f "$ROOT/results/report/results.json" ]; }}; then
     # the sandbox failed (or the run could not start): the grader's failure, never a score of 0;
     # no results.json, so Gradescope shows the staff an autograder failure
     echo "grader: no score: the grader could not run here (see above) / 评分器无法运行，未给出分数" >&2
