@@ -449,7 +449,6 @@ class Sandbox:
             **self.env,
             **(self.gpu.env() if self.gpu else {}),
         }
-        env["GRADER_SANDBOX_MODE"] = self.mode
         python = [sys.executable, "-s"]   # -s: no user site-packages (HOME is the student's)
         if self.mode not in NAMESPACED:
             env["GRADER_SUBMISSION"], env["GRADER_OUT"] = str(copy), str(out)

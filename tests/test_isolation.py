@@ -126,6 +126,16 @@ def test_a_run_that_never_reaches_the_probe_is_the_sandboxs_failure(tmp_path, mo
     assert not check_mode("bubblewrap" if ROOT else "bubblewrap-userns").works
 
 
+def test_a_cgroup_that_cannot_be_made_is_the_sandboxs_failure(tmp_path, monkeypatch):
+    """Where the grading began with cgroups, a run whose cgroup cannot be made is not graded
+    without its memory limit: it is the grader's failure."""
+    from grader.sandbox import Cgroups
+    monkeypatch.setattr(Cgroups, "available", classmethod(lambda cls: frozenset({"memory", "pids"})))
+    monkeypatch.setattr(Cgroups, "_base", staticmethod(lambda controller: None))
+    with pytest.raises(SandboxFailure, match="cgroup could not be created"):
+        run_code(tmp_path, "print('hi')\n", mode="process")
+
+
 def test_a_student_cannot_pass_for_a_broken_sandbox(tmp_path):
     """Printing bwrap's error and exiting 1 is the student's own failure: the probe had started."""
     res, _ = run_code(tmp_path, "import os\nprint('bwrap: Creating new namespace failed', flush=True)\nos._exit(1)\n",
