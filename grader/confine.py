@@ -16,12 +16,15 @@ failure, which it reports with exit code 125 so the judge can tell a broken sand
 """
 from __future__ import annotations
 
+import ctypes
 import errno
 import json
 import os
+import signal
 import sys
 
 FAILED = 125   # the sandbox itself failed (grader.sandbox reads it as the grader's failure)
+PR_SET_PDEATHSIG = 1
 
 # syscalls the student's code never needs, refused with EPERM
 REFUSED = ("unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "ptrace", "process_vm_readv",
@@ -89,6 +92,9 @@ def main(argv: list[str]) -> None:
         split = argv.index("--")
         spec, command = json.loads(argv[split - 1]), argv[split + 1:]
         os.umask(0o077)
+        # no pid namespace here: the probe dies with the judge that started it (what bwrap's
+        # --die-with-parent gives); what it started is killed by uid when its run ends
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if spec.get("landlock"):
             landlock(spec)
         seccomp()

@@ -12,6 +12,7 @@ five promises:
 from __future__ import annotations
 
 import ast
+import fcntl
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import shutil
 import site
 import sys
 import sysconfig
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ import pytest
 
 from grader.profiles import REPO
 from grader.classrun import grade_class
-from grader.sandbox import detect_mode
+from grader.sandbox import RUN_UIDS, detect_mode
 from grader.assignments import names
 from tests.conftest import DEEPSPEED, check_count, grade, make_submission
 
@@ -214,7 +216,26 @@ def leftover_processes() -> list[str]:
 
     return [f"{pid}: {cmd.replace(NUL, b' ')[:200]!r}" for pid, (_, cmd, env) in procs.items()
             if pid != os.getpid() and (b"GRADER_SUBMISSION=" in env or CANARY.encode() in cmd)
-            and not under_live_judge(pid)]
+            and not under_live_judge(pid) and not in_running_container_run(pid)]
+
+
+def in_running_container_run(pid: int) -> bool:
+    """The container mode has no pid namespace: an orphan of a run still in progress (a fork storm's
+    children) is re-parented to init. Its uid is the run's own, whose lock the run holds until every
+    process of the uid is killed (grader.sandbox._run_uid)."""
+    try:
+        uid = os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return True   # gone meanwhile
+    if uid not in RUN_UIDS:
+        return False
+    lock = Path(tempfile.gettempdir()) / "grader-run-uids" / str(uid)
+    try:
+        with open(lock, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True   # held: its run is still going
+    return False
 
 
 def settled_leftovers(wait_s: float = 15.0) -> list[str]:

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -226,16 +227,33 @@ def expected_scores() -> dict:
                                                        .read_text(encoding="utf-8")).items()} for a in names()}
 
 
+def as_user(uid: int = 65534) -> list[str]:
+    """A command prefix that runs the grader as an ordinary user (the bubblewrap-userns mode)."""
+    return ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups", "--"]
+
+
+def user_can_run_python() -> bool:
+    """Can an ordinary user start this Python? (pyenv under /root needs `chmod o+x /root`: .ci/run)"""
+    return ROOT and subprocess.run([*as_user(), sys.executable, "-c", "pass"], capture_output=True).returncode == 0
+
+
 @DEEPSPEED   # three DeepSpeed launches per student
-@pytest.mark.parametrize("mode", ["container", "process"])
+@pytest.mark.parametrize("mode", ["container", "process", "bubblewrap-userns"])
 def test_the_example_class_scores_the_same_in_every_mode(tmp_path, mode):
     """The same scores as under bubblewrap (tests/test_examples.py): the container mode under a
     Docker-like confinement of the grader itself, and the process mode, asked for by name."""
     if mode == "container" and not ROOT:
         pytest.skip("the container mode needs root")
+    wrap, env = {"container": DOCKER_LIKE}.get(mode, ()), {}
+    if mode == "bubblewrap-userns":   # the grader itself as an ordinary user, as on a laptop
+        if not user_can_run_python():
+            pytest.skip("no ordinary user can start this Python (chmod o+x its parent folders)")
+        tmp_path = Path(tempfile.mkdtemp(prefix="grader-userns-"))
+        tmp_path.chmod(0o777)
+        wrap, env = as_user(), {"HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
     out = tmp_path / "reports"
     proc = grader("run", str(REPO / "examples" / "submissions"), "--out", str(out), "--sandbox", mode,
-                  wrap=DOCKER_LIKE if mode == "container" else (), timeout=1500)
+                  wrap=wrap, env=env, timeout=1500)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     if mode == "process":
         assert "process mode, no filesystem or network isolation" in proc.stderr   # said on the console

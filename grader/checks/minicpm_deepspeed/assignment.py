@@ -3,8 +3,9 @@ from grader.assignments import Assignment, Envelope, Grading, TimeLimit
 
 # measured on the MiniCPM stand-in (fixtures/recipes/minicpm_standin.py): LoRA q/k/v/o r=8 learns the
 # 甄嬛 answer in ~50 epochs at 1e-2, full training in 20 at 5e-3; batch 4, no accumulation. LoRA's
-# init is drawn afresh in every grading (train.py builds it before the Trainer seeds), so its grading
-# run must learn with a margin whatever the draw (benchmarks/answer_margin.py): at 1e-2 x 100 epochs
+# init was drawn afresh in every grading (train.py builds it before the Trainer seeds; the DeepSpeed
+# hook now seeds torch on import, so one submission trains the same every time), and a correct one
+# must learn with a margin whatever its own init (benchmarks/answer_margin.py): at 1e-2 x 100 epochs
 # the weakest token of the taught answer led by 0.7-3.1 logits (18 runs) and the run sat at the edge
 # of divergence (2e-2 diverged 5 runs of 5, with warm-up or Adam beta2 0.95 too, answering "，" or "。":
 # the kind of answer a reference once gave in a class run); at 5e-3 x 150 by 1.9-3.6 (4 runs), a

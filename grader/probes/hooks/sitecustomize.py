@@ -194,8 +194,18 @@ _PATCHES = {"transformers.training_args": _patch_training_args,
             "transformers.integrations.deepspeed": _patch_ds_config,
             "modelscope.hub.snapshot_download": course_env.patch_modelscope,
             "deepspeed": _patch_deepspeed}
-if _PROFILE.get("device") == "cpu":
-    _PATCHES["torch"] = lambda module: course_env.patch_torch()
+
+
+def _on_torch(torch) -> None:
+    """Seed torch as soon as a process imports it: train.py builds LoRA's weights before the Trainer
+    seeds, so each grading drew a new init and its verdict could differ from the last (measured:
+    benchmarks/answer_margin.py --seed-init gives identical losses under any threads and load)."""
+    torch.manual_seed(int(_PROFILE.get("training_args", {}).get("seed", 42)))
+    if _PROFILE.get("device") == "cpu":
+        course_env.patch_torch()
+
+
+_PATCHES["torch"] = _on_torch
 
 
 def _and_course_paths(patch):
