@@ -23,8 +23,8 @@ class AssignmentError(ValueError):
 
 @dataclass(frozen=True)
 class TimeLimit:
-    """One wall-clock limit of a probe run; GRADER_<NAME>_TIMEOUT_S overrides it (grader/settings.py) (names are shared:
-    GRADER_INSPECT_TIMEOUT_S sets every assignment's "inspect")."""
+    """One wall-clock limit of a probe run; GRADER_<NAME>_TIMEOUT_S overrides it through the run's
+    settings (grader/settings.py; names are shared: GRADER_INSPECT_TIMEOUT_S sets every assignment's "inspect")."""
     seconds: float
     per_en: str = ""       # what one limit covers, for the report: "a launch"
     per_zh: str = ""

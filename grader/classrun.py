@@ -94,8 +94,8 @@ def grading_settings() -> dict:
     """The run's settings that a verdict may depend on (grader/settings.py: the time, memory, disk
     and process limits, the models, the sandbox mode; not the threads): part of the cache key, so a
     class run resumed under other ones regrades the students they affect."""
-    from grader.sandbox import detect_mode
-    return {**current().verdict_key(), "sandbox": detect_mode()}
+    from grader.isolation import resolved_settings
+    return resolved_settings().verdict_key()
 
 
 class ClassRunError(ValueError):

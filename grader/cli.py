@@ -5,7 +5,6 @@ authors), gradescope-bundle, stubs, fixtures, needs; for the staff's week after 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox import MODES, Limits, Sandbox, SandboxFailure, release_workdir
-from grader.settings import current, resolve
+from grader.settings import Settings, current, resolve
 
 
 class SandboxUnavailable(RuntimeError):
@@ -125,6 +125,12 @@ def require_mode(asked: str | None) -> str:
         mode = resolve_mode()
     resolve(sandbox=mode)
     return mode
+
+
+def resolved_settings() -> Settings:
+    """This run's settings with the sandbox mode it grades in filled in (results store them, the
+    class cache key holds them)."""
+    return current().replace(sandbox=resolve_mode())
 
 
 def doctor() -> list[ModeCheck]:

@@ -9,6 +9,7 @@ inside the sandbox that the checks start. The child is forked from the judge zyg
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import os
 import queue
@@ -26,6 +27,7 @@ from grader.course import CoursePolicy, apply_policy, submission_time
 from grader.profiles import get_profile
 from grader.results import AssignmentResult, CheckResult, SubmissionResult, dump
 from grader.sandbox import MODE_DESCRIPTIONS, SandboxFailure, detect_mode, private_mounts_possible
+from grader.isolation import resolved_settings
 from grader.settings import current
 
 CHECKS = Path(__file__).resolve().parent / "checks"
@@ -55,8 +57,7 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
         log, code, zygote = _run_pytest(argv, env, tmp, private, declared.budget_s(profile_name))
         if log_path:
             log_path.write_text(log)
-        checks, adaptations, timeline = _read_checks(results_path, assignment)
-        failures = _sandbox_failures(results_path)
+        checks, adaptations, timeline, failures = _read_checks(results_path, assignment)
     if failures:   # the sandbox broke under the grading: no score from it, the run stops
         raise SandboxFailure(failures[0])
     timings = {**breakdown(timeline, launched, time.time()), "zygote": zygote}
@@ -120,22 +121,16 @@ def _zygote(env: dict):
     return zygote if zygote.serves(env) else None
 
 
-def _read_checks(path: Path, assignment: str) -> tuple[list[CheckResult], list[str], dict]:
-    """The checks' outcomes, the adaptations the grading applied and its timeline, as grader.plugin
-    wrote them."""
+def _read_checks(path: Path, assignment: str) -> tuple[list[CheckResult], list[str], dict, list[str]]:
+    """The checks' outcomes, the adaptations the grading applied, its timeline and the sandbox's own
+    failures, as grader.plugin wrote them."""
     if not path.exists():
-        return [], [], {}
+        return [], [], {}, []
     data = json.loads(path.read_text())
     checks = [CheckResult(assignment=assignment, **{k: v for k, v in entry.items() if k != "zh_en"})
               for entry in data["checks"]]
-    return checks, list(data.get("adaptations", [])), data.get("timeline") or {}
-
-
-def _sandbox_failures(path: Path) -> list[str]:
-    try:
-        return list(json.loads(path.read_text()).get("sandbox_failures") or [])
-    except (OSError, ValueError):
-        return []
+    return (checks, list(data.get("adaptations", [])), data.get("timeline") or {},
+            list(data.get("sandbox_failures") or []))
 
 
 def breakdown(timeline: dict, launched: float, ended: float) -> dict:
@@ -195,7 +190,7 @@ def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",
                + f"; {profile.limits().describe(disk_is_capped=private_mounts_possible())}", grader_version=__version__,
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         execution_time=time.monotonic() - started, cache_key=cache_key,
-        settings={**json.loads(current().to_json()), "sandbox": detect_mode()})
+        settings=dataclasses.asdict(resolved_settings()))
     apply_policy(result, policy, submission_time(submission, metadata))
     write_reports(result, out_dir)
     return result

@@ -22,7 +22,6 @@ import shutil
 import site
 import sys
 import sysconfig
-import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ import pytest
 
 from grader.profiles import REPO
 from grader.classrun import grade_class
-from grader.sandbox import RUN_UIDS, detect_mode
+from grader.sandbox import RUN_UIDS, detect_mode, run_uid_lock
 from grader.assignments import names
 from tests.conftest import DEEPSPEED, check_count, grade, make_submission
 
@@ -229,9 +228,8 @@ def in_running_container_run(pid: int) -> bool:
         return True   # gone meanwhile
     if uid not in RUN_UIDS:
         return False
-    lock = Path(tempfile.gettempdir()) / "grader-run-uids" / str(uid)
     try:
-        with open(lock, "a+") as handle:
+        with open(run_uid_lock(uid), "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return True   # held: its run is still going

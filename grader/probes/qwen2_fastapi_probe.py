@@ -133,10 +133,10 @@ def watch_uvicorn(server: dict, ready: threading.Event, log: ServerLog) -> None:
 def own_port(config) -> None:
     """Without a network namespace (GRADER_PORTS), the port the code asks for (the course's 6006)
     could be taken by another grading at the same time: the server takes this run's own."""
-    ports = [int(p) for p in os.environ.get("GRADER_PORTS", "").split(",") if p]
+    from hooks import course_env
+    ports = course_env.own_ports()
     if len(ports) > 1 and config.port != ports[1]:
         config.port = ports[1]
-        from hooks import course_env
         course_env.record("server_port", "服务端口换成本次评分专用的端口（此沙箱模式没有独立网络）",
                           "the server listens on this grading's own port (this sandbox mode has no network namespace)")
 

@@ -203,6 +203,17 @@ def patch_modelscope_now() -> None:
     modelscope.snapshot_download = module.snapshot_download
 
 
+# ---------------------------------------------------------------- the run's own ports (no network namespace)
+
+def own_ports() -> list[int]:
+    """The ports the sandbox gave this run where it has no network namespace (GRADER_PORTS): the
+    first for DeepSpeed's master port, the second for a server; empty where ports are private."""
+    try:
+        return [int(p) for p in os.environ.get("GRADER_PORTS", "").split(",") if p]
+    except ValueError:
+        return []
+
+
 # ---------------------------------------------------------------- course paths (no mount namespace)
 
 # the modules whose classes load from a path given first (the Auto classes each have their own copy)

@@ -223,9 +223,9 @@ for _name in course_env.LOADER_MODULES:   # the course's model paths, where no m
 def _own_master_port() -> None:
     """Without a network namespace, two gradings' launches would both take DeepSpeed's port 29500
     (or the one train.sh names): each rank of this run uses the run's own port instead."""
-    ports = [p for p in os.environ.get("GRADER_PORTS", "").split(",") if p]
-    if ports and os.environ.get("MASTER_PORT") and os.environ["MASTER_PORT"] != ports[0]:
-        os.environ["MASTER_PORT"] = ports[0]
+    ports = course_env.own_ports()
+    if ports and os.environ.get("MASTER_PORT") and os.environ["MASTER_PORT"] != str(ports[0]):
+        os.environ["MASTER_PORT"] = str(ports[0])
         course_env.record("master_port", "DeepSpeed 的通信端口换成本次评分专用的端口（此沙箱模式没有独立网络）",
                           "DeepSpeed's master port is this grading's own (this sandbox mode has no network namespace)")
 
