@@ -334,11 +334,11 @@ def detect_mode() -> str:
 MODE_DESCRIPTIONS = {
     "bubblewrap": "bubblewrap: no network, uid 65534, read-only host view, private /tmp / "
                   "bubblewrap 沙箱：无网络、非特权用户、只读环境",
-    "bubblewrap-userns": "bubblewrap (user namespace): no network, read-only host view, your own uid / "
+    "bubblewrap-userns": "bubblewrap-userns (user namespace): no network, read-only host view, your own uid / "
                          "bubblewrap 用户命名空间沙箱：无网络、只读环境",
     "container": "container: a uid of its own, Landlock (read-only host, its own folders), seccomp (no new "
                  "namespaces, no UDP), TCP on its own ports only / 容器模式：独立用户、Landlock 文件限制、seccomp",
-    "process": "WEAK: plain child process with limits, no filesystem or network isolation (install "
+    "process": "process (WEAK): a plain child process with limits, no filesystem or network isolation (install "
                "bubblewrap) / 弱隔离：仅子进程与资源限制（请安装 bubblewrap）",
 }
 

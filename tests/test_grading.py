@@ -51,7 +51,7 @@ def test_weak_fallback_without_bubblewrap_still_grades_and_says_so(tmp_path, mon
     monkeypatch.setenv("GRADER_SANDBOX", "process")   # as on a laptop without bwrap
     result, checks = grade(make_submission(tmp_path / "ref"), tmp_path / "out")
     assert result.score == 100, {n: c.output for n, c in checks.items() if c.status != "passed"}
-    assert result.sandbox.startswith("WEAK")
+    assert result.sandbox.startswith("process (WEAK)")
     assert "WEAK" in (tmp_path / "out" / "report.html").read_text()
 
 
