@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import queue
+import shlex
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -115,7 +116,7 @@ def cached_result(unit: Unit) -> SubmissionResult | None:
     if result is None or result.cache_key != unit.key:
         return None
     # an internal grader error is never final: the next run grades it again
-    return None if any(a.needs_regrading for a in result.assignments) else result
+    return None if result.needs_regrading else result
 
 
 def load_class(out_dir: Path) -> list[SubmissionResult]:
@@ -432,9 +433,21 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
     if broken is not None:   # the students graded so far keep their results: a rerun resumes after them
         raise ClassRunError(f"stopped, no student was scored by the broken sandbox: {broken} "
                             f"(graded before it: {len(results)}; they are kept and a rerun resumes)")
-    ordered = [results[u.student.name] for u in units if u.student.name in results]
+    ordered = ClassResults(results[u.student.name] for u in units if u.student.name in results)
     write_class_pages(ordered, out_dir, errors, students, assignments, grades_format, stream)
+    ordered.to_regrade = sorted(set(errors) | {r.student for r in ordered if r.needs_regrading})
+    if ordered.to_regrade:
+        names = ",".join(ordered.to_regrade)
+        print(f"grader errors, scored 0 until regraded (no fault of theirs): {', '.join(ordered.to_regrade)}; "
+              f"regrade them with --only {shlex.quote(names)} / 评分器内部错误，请用 --only 重新评分这些学生",
+              file=stream, flush=True)
     return ordered
+
+
+class ClassResults(list):
+    """A class run's results, in the class's order; ``to_regrade``: the students whose grading
+    the grader itself got wrong (an internal error in a check, or a failed task)."""
+    to_regrade: list[str] = []
 
 
 def write_class_pages(results: list[SubmissionResult], out_dir: Path, errors: dict, students: list[Path],

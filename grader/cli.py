@@ -163,7 +163,7 @@ def cmd_run(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{len(results)} submissions graded -> {out / 'index.html'}, {out / 'grades.csv'}")
-    return 0
+    return 1 if results.to_regrade else 0
 
 
 def cmd_check(args) -> int:
@@ -200,7 +200,7 @@ def summarize_visible(result) -> str:
     lines = []
     for a in result.assignments:
         shown = [c for c in a.checks if c.visibility == "visible"]
-        got, most = sum(c.score for c in shown if c.counted), sum(c.max_score for c in shown if c.counted)
+        got, most = sum(c.score for c in shown), sum(c.max_score for c in shown)
         lines.append(f"\n{a.name}: {got:g}/{most:g} (公开检查 / visible checks)")
         if a.error:
             lines.append(f"  ! {a.error}")

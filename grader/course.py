@@ -184,4 +184,4 @@ def apply_policy(result, policy: CoursePolicy, submitted_at: datetime | None) ->
             late_out = rule.max_late_days is not None and days > rule.max_late_days
             fraction = 1.0 if late_out else min(1.0, days * rule.late_penalty_per_day)
             assignment.late_days = days
-            assignment.penalty = round(fraction * sum(c.score for c in assignment.checks if c.counted), 4)
+            assignment.penalty = round(fraction * sum(c.score for c in assignment.checks), 4)

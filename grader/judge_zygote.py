@@ -6,19 +6,25 @@ The runner (grader/runner.py) starts one zygote per process on first use and fal
 ``python -m pytest`` child whenever the zygote cannot serve a grading (it failed to start, it died,
 or the grading's environment differs from the zygote's in a variable read at import time).
 
-Protocol: JSON lines. The runner writes {"id", "args", "env", "cwd", "log", "private_mounts"}; the
-zygote answers {"id", "pid"} when the child is forked, then {"id", "exit"} when it ends. The zygote
-stays single-threaded (a fork from a threaded process is unsafe) and reaps children on SIGCHLD.
-Everything here is the judge's own code: student code only ever runs inside the sandbox.
+Protocol: JSON lines. The runner's first line is a key of its own, then each request is {"key", "id",
+"args", "env", "cwd", "log", "private_mounts"}; the zygote answers {"id", "pid"} when the child is
+forked, then {"id", "exit"} when it ends, and {"refused": why} to a line that is not a request with
+the key (never dying of it). The zygote stays single-threaded (a fork from a threaded process is
+unsafe) and reaps children on SIGCHLD. Everything here is the judge's own code: student code only
+ever runs inside the sandbox. It is also out of student code's reach where no sandbox stands between
+them (the process mode, the same uid): not dumpable, so /proc/<pid>/fd/0 cannot be opened, and a
+line written into the runner's end of the pipe without the key starts nothing.
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import hmac
 import itertools
 import json
 import os
 import queue
+import secrets
 import selectors
 import signal
 import subprocess
@@ -32,6 +38,9 @@ PRELOAD = ("pytest", "numpy", "torch", "transformers", "peft", "safetensors.torc
 # zygote's gets a plain child (CUDA_VISIBLE_DEVICES is read when CUDA starts, never in the zygote)
 IMPORT_TIME = ("HF_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "OMP_", "MKL_", "OPENBLAS_", "PYTHON", "TOKENIZERS_")
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+MAX_LINE = 1 << 24
+REQUEST = {"id": int, "args": list, "env": dict, "cwd": str, "log": str, "private_mounts": bool}
 CLONE_NEWNS = 0x00020000
 MS_REC, MS_PRIVATE = 0x4000, 1 << 18
 
@@ -47,6 +56,9 @@ class Zygote:
         self.env = import_time_env(env)
         self.proc = subprocess.Popen([sys.executable, "-m", "grader.judge_zygote"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+        self._key = secrets.token_hex(16)   # never in an environment or on a command line
+        self.proc.stdin.write((self._key + "\n").encode())
+        self.proc.stdin.flush()
         self._write = threading.Lock()
         self._waiting: dict[int, queue.Queue] = {}
         self._ids = itertools.count()
@@ -84,8 +96,9 @@ class Zygote:
         try:
             try:
                 with self._write:
-                    self.proc.stdin.write((json.dumps({"id": ident, "args": args, "env": env, "cwd": cwd, "log": log,
-                                                       "private_mounts": private_mounts}) + "\n").encode())
+                    self.proc.stdin.write((json.dumps({"key": self._key, "id": ident, "args": args, "env": env,
+                                                       "cwd": cwd, "log": log, "private_mounts": private_mounts})
+                                           + "\n").encode())
                     self.proc.stdin.flush()
                 started = answers.get(timeout=60)
             except (OSError, ValueError, queue.Empty):   # it died before it could answer
@@ -117,6 +130,21 @@ def _libc():
 
 def _die_with_parent() -> None:
     _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)   # no /proc/<pid>/fd, mem or environ for another process of the uid
+
+
+def parse_request(line: bytes, key: str) -> dict | str:
+    """The request on ``line``, or why it is refused (not JSON, not a request, not the runner's key)."""
+    try:
+        request = json.loads(line)
+    except (ValueError, RecursionError):
+        return "not JSON"
+    if not isinstance(request, dict) or not hmac.compare_digest(str(request.get("key", "")), key):
+        return "not the runner's key"
+    if not all(isinstance(request.get(k), t) and not (t is int and isinstance(request[k], bool))
+               for k, t in REQUEST.items()) or not all(isinstance(a, str) for a in request["args"]):
+        return "not a request"
+    return request
 
 
 def _private_mounts() -> None:
@@ -186,11 +214,10 @@ def main() -> None:
     def send(message: dict) -> None:   # os.write: nothing buffered for a forked child to inherit
         os.write(protocol, (json.dumps(message) + "\n").encode())
 
-    send({"ready": True})
-    pending = b""
+    runner_key, pending = None, b""
     while True:
-        for key, _ in selector.select():
-            if key.fd == wake_r:
+        for ready, _ in selector.select():
+            if ready.fd == wake_r:
                 os.read(wake_r, 4096)
                 continue
             data = os.read(0, 1 << 20)
@@ -199,9 +226,19 @@ def main() -> None:
                     _kill_group(pid)
                 os._exit(0)
             pending += data
+            if len(pending) > MAX_LINE and b"\n" not in pending:   # no request is this long: drop it
+                pending = b""
+                send({"refused": "too long"})
             while b"\n" in pending:
                 line, pending = pending.split(b"\n", 1)
-                request = json.loads(line)
+                if runner_key is None:   # the runner's first line: its key
+                    runner_key = line.decode("ascii", "replace").strip()
+                    send({"ready": True})
+                    continue
+                request = parse_request(line, runner_key)
+                if isinstance(request, str):
+                    send({"refused": request})
+                    continue
                 pid = os.fork()
                 if pid == 0:
                     _child(request)

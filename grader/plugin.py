@@ -16,8 +16,10 @@ A check reads as a sentence (check50's habit). Chinese comes first, then English
 - A failure carries its Chinese and English text separately, the expected and actual values and a
   hint of its own, all the way to results.json (a test's extra_data) and report.html.
 - Any other exception in a check is the grader's own fault, never the student's: the check is
-  reported as an internal grader error (status "error"), counts neither for nor against the score,
-  and the assignment says it must be regraded.
+  reported as an internal grader error (status "error"), scored 0 with its points kept in the
+  maximum (so no student data can shrink a maximum), and the student is listed for a regrade.
+  Student data is validated before the judge computes with it (grader/checks/student_data.py), so
+  what a student hands in fails a check, never raises in one.
 """
 from __future__ import annotations
 
@@ -222,8 +224,8 @@ def pytest_runtest_makereport(item, call):
                 item.config.stash.setdefault(SANDBOX_FAILURES, []).append(str(exc))
             what = f"{type(exc).__name__}: {str(exc)[:1500]}" if exc is not None else str(report.longrepr)[-1500:]
             entry.update(status="error", score=0,
-                         output=f"评分器内部错误，不扣分；助教会重新评分。 / Internal grader error: no points "
-                                f"lost; the course staff will regrade.\n{what}")
+                         output=f"评分器内部错误：此项暂记 0 分，助教会重新评分。 / Internal grader error: this "
+                                f"check scores 0 until the course staff regrade it.\n{what}")
     return report
 
 

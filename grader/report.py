@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -103,7 +104,24 @@ def grade_rows(results: list[SubmissionResult], fmt: str = "plain") -> list[list
 
 def write_grades_csv(results: list[SubmissionResult], path: Path, fmt: str = "plain") -> None:
     """grades.csv in one of GRADE_FORMATS (grade_rows), written atomically."""
+    write_csv(path, grade_rows(results, fmt))
+
+
+# what makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def spreadsheet_cell(value) -> str:
+    """A cell no spreadsheet evaluates: text that starts like a formula gets a leading ' (OWASP's
+    advice); numbers stay numbers. Student folder names and file names reach the gradebook."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(text) else text
+
+
+def write_csv(path: Path, rows) -> None:
+    """Every CSV the grader writes: cells neutralised (spreadsheet_cell), written atomically."""
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(grade_rows(results, fmt))
+        csv.writer(f).writerows([spreadsheet_cell(cell) for cell in row] for row in rows)
     tmp.replace(path)

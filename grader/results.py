@@ -15,7 +15,7 @@ class CheckResult:
     zh: str
     score: float
     max_score: float
-    status: str            # passed | failed | skipped | error (the grader's own fault: not counted)
+    status: str            # passed | failed | skipped | error (the grader's own fault: regraded)
     output: str = ""
     hint_en: str = ""
     hint_zh: str = ""
@@ -26,9 +26,10 @@ class CheckResult:
     failure: dict | None = None
 
     @property
-    def counted(self) -> bool:
-        """An internal grader error counts neither for nor against the student."""
-        return self.status != "error"
+    def grader_error(self) -> bool:
+        """The grader's own fault: scored 0 for now, its points kept in the maximum (a student's
+        maximum never shrinks), and the student listed for a regrade."""
+        return self.status == "error"
 
 
 @dataclass
@@ -51,15 +52,15 @@ class AssignmentResult:
 
     @property
     def score(self) -> float:
-        return max(0.0, sum(c.score for c in self.checks if c.counted) - self.penalty + self.adjusted)
+        return max(0.0, sum(c.score for c in self.checks) - self.penalty + self.adjusted)
 
     @property
     def max_score(self) -> float:
-        return sum(c.max_score for c in self.checks if c.counted)
+        return sum(c.max_score for c in self.checks)
 
     @property
     def needs_regrading(self) -> bool:
-        return any(not c.counted for c in self.checks)
+        return any(c.grader_error for c in self.checks)
 
 
 @dataclass
@@ -84,6 +85,10 @@ class SubmissionResult:
     def max_score(self) -> float:
         return sum(a.max_score for a in self.assignments)
 
+    @property
+    def needs_regrading(self) -> bool:
+        return any(a.needs_regrading for a in self.assignments)
+
     def to_json(self) -> dict:
         return asdict(self)
 
@@ -105,7 +110,7 @@ class SubmissionResult:
                     output += f"\n\n提示：{hint_zh}\nHint: {hint_en}"
                 test = {
                     "score": c.score,
-                    "max_score": c.max_score if c.counted else 0,
+                    "max_score": c.max_score,
                     "status": "passed" if c.status == "passed" else "failed",
                     "name": f"[{assignment.name}] {c.zh} / {c.en}",
                     "number": f"{a_index}.{c_index}",

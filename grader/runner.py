@@ -63,8 +63,8 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
     timings = {**breakdown(timeline, launched, time.time()), "zygote": zygote}
     error = None
     if any(c.status == "error" for c in checks):
-        error = ("评分器内部错误：部分检查未能评分，不扣分，助教会重新评分。 / Internal grader error: some checks "
-                 "could not be graded; they cost no points and the course staff will regrade.")
+        error = ("评分器内部错误：部分检查未能评分，暂记 0 分（满分不变），助教会重新评分。 / Internal grader error: some "
+                 "checks could not be graded; they score 0 (the maximum is unchanged) until the course staff regrade.")
     if not checks or code not in (0, 1):
         error = (f"评分器内部错误（pytest 退出码 {code}），请联系助教。 / Internal grader error (pytest "
                  f"exit {code}); tell the course staff.")

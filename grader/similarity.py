@@ -11,7 +11,6 @@ tutorials in fixtures/corpus/) are boilerplate and never count, so following the
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -80,29 +79,47 @@ def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
 
 
 def _notebook_code(text: str) -> str:
-    try:
-        cells = json.loads(text).get("cells", [])
-    except (ValueError, AttributeError):
-        return ""
+    """A notebook's code cells; ValueError (or RecursionError, for JSON nested past Python's limit)
+    when it is not a notebook."""
+    data = json.loads(text)
+    cells = data.get("cells", []) if isinstance(data, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError("no list of cells")
     sources = []
-    for cell in cells if isinstance(cells, list) else []:
+    for cell in cells:
         if isinstance(cell, dict) and cell.get("cell_type") == "code":
             source = cell.get("source", "")
+            if isinstance(source, list) and not all(isinstance(line, str) for line in source):
+                raise ValueError("a code cell's source is not text")
             sources.append("".join(source) if isinstance(source, list) else str(source))
-    return "\n\n".join(s for s in sources if isinstance(s, str))
+    return "\n\n".join(sources)
 
 
-def code_document(folder: Path, only: Path | None = None) -> str:
+def code_document(folder: Path, only: Path | None = None, unreadable: list[str] | None = None) -> str:
     """A student's code of one assignment as one Python-lexed document (shell scripts lex well
     enough as Python for fingerprints: names, strings and comments are what the filter drops);
-    ``only``: just that one file of the folder."""
+    ``only``: just that one file of the folder. A file that cannot be read (a malformed notebook,
+    a vanished file) is left out and named in ``unreadable``: one student's file never costs the
+    class its report."""
     parts = []
     for path in [only] if only else _files(folder, CODE_SUFFIXES):
-        if path.stat().st_size > MAX_CODE_BYTES:
-            continue
-        text = path.read_bytes().decode("utf-8", errors="replace")
-        parts.append(_notebook_code(text) if path.suffix == ".ipynb" else text)
+        try:
+            if path.stat().st_size > MAX_CODE_BYTES:
+                continue
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            parts.append(_notebook_code(text) if path.suffix == ".ipynb" else text)
+        except (OSError, ValueError, RecursionError) as exc:
+            if unreadable is not None:
+                unreadable.append(f"{path.relative_to(folder)}: {_reason(exc)}")
     return "\n\n".join(parts)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply / 嵌套过深"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or type(exc).__name__} / 无法读取"
+    return f"not a notebook ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}) / 不是有效的 notebook"
 
 
 def _markdown_code(text: str) -> str:
@@ -121,21 +138,24 @@ def boilerplate_documents() -> list[str]:
     return documents
 
 
-def weight_digests(folder: Path) -> dict[str, str]:
+def weight_digests(folder: Path, unreadable: list[str] | None = None) -> dict[str, str]:
     """sha256 -> a weights file's path under folder (the last one, where a student has two copies);
-    files past MAX_WEIGHT_BYTES in all are left out."""
+    files past MAX_WEIGHT_BYTES in all are left out, files that cannot be read are named in ``unreadable``."""
     found, budget = {}, MAX_WEIGHT_BYTES
     for path in _files(folder, WEIGHT_SUFFIXES):
-        size = path.stat().st_size
-        if not size:
+        try:
+            size = path.stat().st_size
+            if not size or size > budget:   # not compared: equal sizes are no evidence of equal bytes
+                continue
+            budget -= size
+            digest = hashlib.sha256()
+            with path.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError as exc:
+            if unreadable is not None:
+                unreadable.append(f"{path.relative_to(folder)}: {_reason(exc)}")
             continue
-        if size > budget:   # not compared: equal sizes are no evidence of equal bytes
-            continue
-        budget -= size
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
         found[digest.hexdigest()] = str(path.relative_to(folder))
     return found
 
@@ -164,8 +184,10 @@ def _marked(fingerprint, slices) -> str:
     return text
 
 
-def compare_class(students: list[Path], assignments: tuple[str, ...]) -> list[Pair]:
-    """Every pair of students per assignment that shares own code or weights, most similar first."""
+def compare_class(students: list[Path], assignments: tuple[str, ...],
+                  unreadable: dict[str, list[str]] | None = None) -> list[Pair]:
+    """Every pair of students per assignment that shares own code or weights, most similar first.
+    ``unreadable``: filled with {assignment: ["student/file: why"]} for what had to be left out."""
     from copydetect import compare_files
 
     boilerplate = _boilerplate_hashes()
@@ -175,9 +197,17 @@ def compare_class(students: list[Path], assignments: tuple[str, ...]) -> list[Pa
         holders = [s for s in students if (s / assignment).is_dir() and not (s / assignment).is_symlink()]
         prints, weights = {}, {}
         for student in holders:
-            document = code_document(student / assignment)
-            prints[student.name] = _fingerprint(document, boilerplate) if document.strip() else None
-            weights[student.name] = {d: p for d, p in weight_digests(student / assignment).items() if d not in given}
+            left_out: list[str] = []
+            document = code_document(student / assignment, unreadable=left_out)
+            try:
+                prints[student.name] = _fingerprint(document, boilerplate) if document.strip() else None
+            except Exception as exc:  # noqa: BLE001 -- the lexer on text a student wrote: never the class's failure
+                prints[student.name] = None
+                left_out.append(f"(code) {type(exc).__name__} / 无法分析")
+            digests = weight_digests(student / assignment, unreadable=left_out)
+            weights[student.name] = {d: p for d, p in digests.items() if d not in given}
+            if unreadable is not None and left_out:
+                unreadable.setdefault(assignment, []).extend(f"{student.name}/{item}" for item in left_out)
         for a, b in combinations(sorted(prints), 2):
             pair = Pair(assignment, a, b)
             pair.identical = sorted(weights[a][d] for d in weights[a].keys() & weights[b].keys())
@@ -197,19 +227,16 @@ def compare_class(students: list[Path], assignments: tuple[str, ...]) -> list[Pa
 def write_report(students: list[Path], out_dir: Path, assignments: tuple[str, ...]) -> list[Pair]:
     """out_dir/similarity.html (the most similar pairs per assignment, passages side by side) and
     out_dir/similarity.csv (every pair that shares code or weights)."""
-    from grader.report import _env, _write
+    from grader.report import _env, _write, write_csv
 
-    pairs = compare_class(students, assignments)
+    unreadable: dict[str, list[str]] = {}
+    pairs = compare_class(students, assignments, unreadable)
     by_assignment = {a: [p for p in pairs if p.assignment == a][:SHOWN_PAIRS] for a in assignments}
     _write(out_dir / "similarity.html", _env().get_template("similarity.html.j2").render(
-        by_assignment=by_assignment, students=len(students), flag_shared=FLAG_SHARED, flag_share=FLAG_SHARE))
-    tmp = out_dir / "similarity.csv.tmp"
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["assignment", "student_a", "student_b", "flagged", "shared_chars", "share_a", "share_b",
-                         "identical_weights"])
-        for p in pairs:
-            writer.writerow([p.assignment, p.a, p.b, int(p.flagged), p.shared, f"{p.share_a:.2f}", f"{p.share_b:.2f}",
-                             ";".join(p.identical)])
-    tmp.replace(out_dir / "similarity.csv")
+        by_assignment=by_assignment, students=len(students), flag_shared=FLAG_SHARED, flag_share=FLAG_SHARE,
+        unreadable=unreadable))
+    write_csv(out_dir / "similarity.csv", [
+        ["assignment", "student_a", "student_b", "flagged", "shared_chars", "share_a", "share_b", "identical_weights"],
+        *([p.assignment, p.a, p.b, int(p.flagged), p.shared, f"{p.share_a:.2f}", f"{p.share_b:.2f}",
+           ";".join(p.identical)] for p in pairs)])
     return pairs

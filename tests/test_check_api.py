@@ -65,12 +65,13 @@ def test_dependencies_order_failures_and_internal_errors(tmp_path):
 
     result = AssignmentResult("toy", [CheckResult(assignment="toy", **{k: v for k, v in c.items() if k != "zh_en"})
                                       for c in checks.values()])
-    assert (result.score, result.max_score, result.needs_regrading) == (10, 60, True)   # the grader's bug costs nothing
+    # the grader's bug keeps its points in the maximum (scored 0 until a regrade): no maximum shrinks
+    assert (result.score, result.max_score, result.needs_regrading) == (10, 100, True)
     submission = SubmissionResult("alice", [result], "cpu", "cpu", "bubblewrap", "none", "0", "now")
     tests = {t["tags"][1]: t for t in submission.to_gradescope()["tests"]}
     assert tests["test_second"]["extra_data"]["failure"]["expected"] == "3"
     assert "提示：再算一次" in tests["test_second"]["output"]
-    assert tests["test_fourth"]["max_score"] == 0 and submission.to_gradescope()["score"] == 10
+    assert tests["test_fourth"]["max_score"] == 40 and submission.to_gradescope()["score"] == 10
     render_submission(submission, tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "<p class=\"why\">算错了。</p>" in page and "<pre>3</pre>" in page and "<pre>2</pre>" in page

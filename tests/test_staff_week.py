@@ -138,6 +138,28 @@ def test_grades_in_canvas_and_moodle_layouts(tmp_path):
     assert moodle == [["Username", "qwen2_lora"], ["alice", "10"], ["bob", "8"]]
 
 
+def test_gradebook_cells_never_run_as_formulas(tmp_path):
+    """Student folder names a spreadsheet would evaluate (OWASP CSV injection) reach every layout of
+    grades.csv as text, and the Canvas and Moodle readers still read every student and score."""
+    from grader.report import write_grades_csv
+    from tests.test_similarity import FORMULA_NAMES, _no_formula
+
+    results = [sample(name) for name in (*FORMULA_NAMES, "alice")]
+    for fmt in ("plain", "canvas", "moodle"):
+        path = tmp_path / f"grades-{fmt}.csv"
+        write_grades_csv(results, path, fmt)
+        cells = _no_formula(path)
+        assert all("'" + name in cells for name in FORMULA_NAMES[:3]) and "alice" in cells, cells
+        text = path.read_text(encoding="utf-8")
+        if fmt == "canvas":
+            grades = read_canvas_import(text)["grades"]
+            assert set(grades) == {"'" + n for n in FORMULA_NAMES} | {"alice"}
+            assert all(g == {"qwen2_lora": 10.0} for g in grades.values()), grades
+        if fmt == "moodle":
+            rows = list(csv.reader(io.StringIO(text)))
+            assert rows[0] == ["Username", "qwen2_lora"] and len(rows) == len(results) + 1
+
+
 def test_grades_command_reexports_a_class_run(tmp_path):
     out = tmp_path / "reports"
     for r in _class_results()[0]:

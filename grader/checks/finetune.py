@@ -19,6 +19,7 @@ import pytest
 
 from grader.checks import fresh_text
 from grader.checks.probe_run import run_probe
+from grader.checks.student_data import NUMBER, conforms
 from grader.plugin import require
 
 MATCH = 0.9           # similarity of an answer's start to the taught one (difflib ratio)
@@ -73,6 +74,8 @@ def require_learned(before: float, after: float, zh: str, en: str) -> None:
 def require_losses_fall(losses, where_zh: str = "", where_en: str = "") -> None:
     """The logged loss curve: enough values, and the end well below the start."""
     losses = losses or []
+    require(conforms(losses, [NUMBER]),
+            f"{where_zh}记录的损失值不是一列数。", f"{where_en}the logged losses are not a list of numbers.")
     require(len(losses) >= 5, f"{where_zh}只记录到 {len(losses)} 个损失值：训练真的运行了吗？",
             f"{where_en}only {len(losses)} loss values were logged: did training really run?")
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3

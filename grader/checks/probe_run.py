@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.assignments import Assignment
-from grader.checks.student_data import read_json_object
+from grader.checks.student_data import conforms, read_json_object
 from grader.plugin import CheckFailed, fail, record_probe, running_check, skip, stash
 from grader.sandbox import Sandbox, SandboxResult
 
@@ -31,7 +31,10 @@ class ProbeRun:
     # naming that check. cause -> the check's title
     roots: dict = field(default_factory=dict)
 
-    def value(self, step: str):
+    def value(self, step: str, shape=object):
+        """The step's value, checked against ``shape`` (grader.checks.student_data.conforms): the
+        probe's record is student data (the code could write any result.json), so one the judge
+        could not compute with fails the check that reads it."""
         if self.missing_folder:
             fail(f"没有找到作业文件夹 {self.missing_folder}/：请按作业的目录结构提交。",
                  f"The assignment folder {self.missing_folder}/ is missing: submit it with the "
@@ -57,7 +60,12 @@ class ProbeRun:
         if not entry.get("ok"):
             fail(f"你的代码出错了 / your code raised an error:\n{entry['error']}{problem}",
                  "Fix the error above; run the file yourself to see the full traceback.")
-        return entry.get("value")
+        value = entry.get("value")
+        if not conforms(value, shape):
+            fail(f"评分器收到的“{step}”记录格式不对，无法评分（你的代码是否改写了评分器的结果文件？）。",
+                 f"The record of “{step}” the grader got is malformed, so it cannot be graded (did your code "
+                 f"write over the grader's result file?).")
+        return value
 
     def _tail(self) -> str:
         return self.result.output[-1500:] or "(没有输出 / no output)"

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+from grader.checks.student_data import conforms
 from grader.plugin import fail, require
 
+# one record's encoding, as the probe records it (tensors become lists)
+ENCODING = {"input_ids": [int], "attention_mask": [int], "labels": [int]}
 Expected = Callable[[dict], tuple[list[int], list[int], int]]
 
 
@@ -22,9 +25,15 @@ def encodings(inspected, fresh_records: list[dict], expected: Expected):
             "process_func 没有为每条记录返回结果。", "process_func did not return one result per record.")
     rows = []
     for record, enc in zip(fresh_records, got):
+        require(isinstance(enc, dict), "process_func 应返回字典。", "process_func must return a dict.",
+                actual=type(enc).__name__)
         missing = {"input_ids", "attention_mask", "labels"} - set(enc)
         require(not missing, f"process_func 的返回值缺少键：{sorted(missing)}",
                 f"process_func's result lacks the keys {sorted(missing)}")
+        require(conforms(enc, ENCODING),
+                "process_func 返回的 input_ids、attention_mask、labels 应各是一个整数列表（一条记录，不是一批）。",
+                "process_func's input_ids, attention_mask and labels must each be one list of integers (one "
+                "record, not a batch).")
         rows.append((record, enc, *expected(record)))
     return rows[:-1], rows[-1]
 
@@ -39,7 +48,8 @@ def prompt_len(ids: list[int], response: list[int], expected: int) -> int:
 
 
 def show(tokenizer, ids, start, width=12) -> str:
-    return repr(tokenizer.decode([i for i in ids[max(start - 2, 0):start + width] if i >= 0]))
+    """The ids around ``start`` as text; ids no token has (-100, or past the vocabulary) left out."""
+    return repr(tokenizer.decode([i for i in ids[max(start - 2, 0):start + width] if 0 <= i < len(tokenizer)]))
 
 
 def require_exact_prompt(rows, tokenizer) -> None:
@@ -85,7 +95,7 @@ def require_attention_mask(short, long) -> None:
 
 def student_max_length(inspected, tutorial: int) -> int:
     """The student's MAX_LENGTH constant (``tutorial``: the value the course uses, for the message)."""
-    max_length = inspected.value("constants").get("MAX_LENGTH")
+    max_length = inspected.value("constants", dict).get("MAX_LENGTH")
     require(isinstance(max_length, int) and 64 <= max_length <= 32768,
             f"train.py 里需要整数 MAX_LENGTH（教程是 {tutorial}）。",
             f"train.py needs an integer MAX_LENGTH (the tutorial uses {tutorial}).", actual=max_length)

@@ -22,12 +22,72 @@ def regular_file(path: Path, name: str, limit: int, missing: tuple[str, str] = (
     return path
 
 
+# deeper than anything the probes or the course's files write; what the judge then walks stays
+# far from Python's recursion limit
+MAX_DEPTH = 64
+
+
 def read_json_object(path: Path, name: str, limit: int, missing: tuple[str, str] = ("", ""), object_hook=None) -> dict:
     path = regular_file(path, name, limit, missing)
     try:
         data = json.loads(path.read_text(encoding="utf-8"), object_hook=object_hook)
+    except RecursionError:
+        data = None
+        fail(f"{name} 嵌套过深（超过 {MAX_DEPTH} 层）。", f"{name} is nested too deeply (over {MAX_DEPTH} levels).")
     except (ValueError, UnicodeDecodeError) as exc:
         fail(f"{name} 不是合法的 JSON：{exc}", f"{name} is not valid JSON: {exc}")
     if not isinstance(data, dict):
         fail(f"{name} 应是一个 JSON 对象。", f"{name} must hold a JSON object.")
+    if depth(data) > MAX_DEPTH:
+        fail(f"{name} 嵌套过深（超过 {MAX_DEPTH} 层）。", f"{name} is nested too deeply (over {MAX_DEPTH} levels).")
     return data
+
+
+def depth(value) -> int:
+    """How deeply lists and objects nest in ``value`` (walked without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:   # past the bound the answer is known
+                stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+# ---------------------------------------------------------------- the shape of a record
+
+class Opt:
+    """In a dict shape: a key that may be missing (and, when present, has this shape)."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+
+NUMBER = (int, float)
+
+
+def conforms(value, shape) -> bool:
+    """Whether ``value`` (parsed JSON) has ``shape``: a type (int never matches a bool, float takes
+    an int too), a tuple of alternatives, ``[shape]`` (a list of such items), ``{key: shape}`` (an
+    object holding at least these keys; Opt(shape) for one that may be missing) or ``object``
+    (anything). The judge checks a record's shape before it computes with it, so a malformed record
+    fails the check that reads it instead of raising in the judge."""
+    if shape is object:
+        return True
+    if isinstance(shape, tuple):
+        return any(conforms(value, s) for s in shape)
+    if isinstance(shape, list):
+        return isinstance(value, list) and all(conforms(v, shape[0]) for v in value)
+    if isinstance(shape, dict):
+        return isinstance(value, dict) and all(
+            (key not in value and isinstance(s, Opt))
+            or (key in value and conforms(value[key], s.shape if isinstance(s, Opt) else s))
+            for key, s in shape.items())
+    if shape is None or shape is type(None):
+        return value is None
+    if shape is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if shape is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, shape)

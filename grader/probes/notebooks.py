@@ -29,6 +29,8 @@ PERCENT = {"extension": ".py", "format_name": "percent",
            "notebook_metadata_filter": "-all", "cell_metadata_filter": "-all"}
 UPPER_CASE = re.compile(r"^_*[A-Z][A-Z0-9_]*$")
 NOT_RUN = "# 评分时不运行 / not run when graded: "
+# cell magics whose body IPython runs as Python; any other cell magic's body is not Python
+PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
 HEADER = {
     MODULE: "# 评分器由 {notebook} 转换而来：只保留 import、函数、类、大写常量和 if __name__ == \"__main__\": 块。\n"
             "# Converted from {notebook} by the grader: only imports, functions, classes, UPPER_CASE constants\n"
@@ -70,10 +72,14 @@ def _materialise(folder: Path, filename: str, kind: str, rec: Recorder) -> dict 
         if not pick_notebook(py_text, "\n".join(c.source for c in nb.cells if c.cell_type == "code")):
             return {"graded": filename, "why": f"{notebook.name} has as many placeholders left as {filename} or more"}
         text = convert(nb, notebook.name, kind)
-    except NotebookError as exc:
+    except Exception as exc:  # noqa: BLE001 -- NotebookError, or whatever else a malformed notebook makes jupytext or ast raise
         # the .py still holds placeholders: the student worked in the notebook, so say what is wrong with it
-        rec.unusable[filename] = str(exc)
-        return {"graded": notebook.name, "error": str(exc)}
+        message = str(exc) if isinstance(exc, NotebookError) else (
+            f"{notebook.name} 无法转换成 {filename}（{type(exc).__name__}）。请在 Jupyter 里打开并重新保存，或者改交 "
+            f"{filename}。 / {notebook.name} cannot be converted to {filename} ({type(exc).__name__}). Open it in "
+            f"Jupyter and save it again, or submit {filename} instead.")
+        rec.unusable[filename] = message
+        return {"graded": notebook.name, "error": message}
     try:
         py.unlink(missing_ok=True)   # a link in its place is replaced, never written through
         py.write_text(text, encoding="utf-8")
@@ -114,6 +120,16 @@ def read_notebook(path: Path):
                             f"Jupyter and save it again, or submit {path.stem}.py instead.") from None
     try:
         data = json.loads(text)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")   # a "\\ud800" escape decodes to a lone surrogate
+    except RecursionError:
+        raise NotebookError(f"{name} 的 JSON 嵌套过深，不是 Jupyter 保存的 notebook。请在 Jupyter 里重新保存，或者改交 "
+                            f"{path.stem}.py。 / {name} is nested too deeply to be a notebook Jupyter saved. Save it "
+                            f"again in Jupyter, or submit {path.stem}.py instead.") from None
+    except UnicodeEncodeError:
+        raise NotebookError(f"{name} 含有无效的 Unicode 字符（孤立的代理项，如 \\ud800）。请在 Jupyter 里删掉这些字符后保存，"
+                            f"或者改交 {path.stem}.py。 / {name} holds characters that are not valid Unicode (a lone "
+                            f"surrogate such as \\ud800). Remove them in Jupyter and save, or submit {path.stem}.py "
+                            f"instead.") from None
     except ValueError as exc:
         where = f"第 {exc.lineno} 行：{exc.msg}" if hasattr(exc, "lineno") else str(exc)
         where_en = f"line {exc.lineno}: {exc.msg}" if hasattr(exc, "lineno") else str(exc)
@@ -142,14 +158,36 @@ def convert(nb, notebook_name: str, kind: str) -> str:
     definitions. NotebookError if a code cell does not compile."""
     import jupytext
 
-    text = jupytext.writes(nb, fmt=PERCENT)
+    text = jupytext.writes(without_cell_magics(nb), fmt=PERCENT)
     try:
         compile(text, notebook_name, "exec", dont_inherit=True)
     except SyntaxError as exc:
         raise NotebookError(_syntax_message(nb, notebook_name, exc)) from None
+    except (ValueError, RecursionError) as exc:   # a NUL byte; an expression nested past the parser's limit
+        raise NotebookError(f"{notebook_name} 转换成 .py 后无法编译（{type(exc).__name__}）。请在 Jupyter 里运行每个单元格，"
+                            f"修正后保存，或者改交 .py 文件。 / {notebook_name} converted to .py cannot be compiled "
+                            f"({type(exc).__name__}). Run each cell in Jupyter, fix it and save, or submit the .py "
+                            f"file instead.") from None
     if kind == MODULE:
         text = definitions_only(text)
     return HEADER[kind].format(notebook=notebook_name) + text
+
+
+def without_cell_magics(nb):
+    """A copy of the notebook where a cell run by a cell magic other than PYTHON_CELL_MAGICS
+    (%%writefile, %%bash, %%html...) is all comments: Jupyter never runs its body as Python, so the
+    graded .py must not either (jupytext comments out only the magic line)."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        first = cell.source.lstrip().split("\n", 1)[0]
+        magic = first[2:].split(None, 1)[0] if first.startswith("%%") and len(first) > 2 else None
+        if magic is not None and magic not in PYTHON_CELL_MAGICS:
+            cell.source = "\n".join(f"# {line}" for line in cell.source.split("\n"))
+    return nb
 
 
 def _syntax_message(nb, notebook_name: str, whole: SyntaxError) -> str:

@@ -14,15 +14,21 @@ import os
 from grader.checks.adapter_data import attach_lora, read_safetensors
 from grader.checks.finetune import judge_loss, require_learned, require_losses_fall, require_taught_answer, supervised
 from grader.checks.minicpm_deepspeed import fresh
-from grader.checks.process_func import (encodings, prompt_len, require_attention_mask, require_exact_prompt,
+from grader.checks.process_func import (ENCODING, encodings, prompt_len, require_attention_mask, require_exact_prompt,
                                         require_label_mask, show, student_max_length)
-from grader.checks.student_data import read_json_object
+from grader.checks.student_data import NUMBER, Opt, conforms, read_json_object
 from grader.plugin import check, fail, require
 
 MAX_CONFIG_BYTES = 256 * 1024
 SHAPE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
               "num_key_value_heads", "vocab_size")
 MODES = {"lora": "LoRA", "full": "全量 / full"}
+# what the probe and the DeepSpeed hook record (student data: the judge reads no other shape)
+LAUNCH = {"returncode": (int, None), "output": str}
+RANK = {"train_finished": Opt(object), "training_args": Opt((dict, None)), "engine": Opt((dict, None)),
+        "model": Opt((None, {"peft": Opt(object), "trainable": Opt(NUMBER), "total": Opt(NUMBER)})),
+        "losses": Opt(object), "student_args": Opt(object)}
+RANKS = (None, {"ds-rank0": Opt((None, RANK))})
 
 
 # ---------------------------------------------------------------- helpers (judge side)
@@ -52,7 +58,7 @@ def _student_args(launched) -> dict:
     for mode in MODES:
         facts = (launched[mode].steps.get("ranks") or {}).get("value") or {}
         seen = (facts.get("ds-rank0") or {}).get("student_args") if isinstance(facts, dict) else None
-        if isinstance(seen, dict) and all(isinstance(seen.get(k), (int, float)) for k in TUTORIAL_ARGS):
+        if isinstance(seen, dict) and all(conforms(seen.get(k), NUMBER) and 0 <= seen[k] <= 1e6 for k in TUTORIAL_ARGS):
             return {k: seen[k] for k in TUTORIAL_ARGS}
     return dict(TUTORIAL_ARGS)
 
@@ -121,8 +127,8 @@ def _rank(launched, mode: str, trained: bool = True) -> dict:
     """What our hook saw in the training process of ``mode`` (rank 0), or a failure saying why not.
     ``trained``: training must have finished and train.sh exited 0; else it is enough that a rank ran."""
     run = launched[mode]
-    launch = run.value("launch")
-    facts = (run.value("ranks") or {}).get("ds-rank0") or {}
+    launch = run.value("launch", LAUNCH)
+    facts = (run.value("ranks", RANKS) or {}).get("ds-rank0") or {}
     if not facts or (trained and (launch["returncode"] != 0 or not facts.get("train_finished"))):
         fail(f"{MODES[mode]} 训练没有正常结束（train.sh 退出码 {launch['returncode']}）。输出的最后部分：\n"
              f"{launch['output'][-2500:]}",
@@ -238,12 +244,12 @@ def test_attention_and_truncation(inspected, minicpm, fresh_records):
                "tokenizer.eos_token_id (MiniCPM's tokenizer has no pad token of its own).")
 def test_right_padding(inspected, minicpm, fresh_records):
     eos = minicpm[0].eos_token_id
-    facts = inspected.value("tokenizer_facts")
+    facts = inspected.value("tokenizer_facts", dict)
     require(facts.get("pad_token_id") == eos,
             f"pad_token_id 是 {facts.get('pad_token_id')}，应等于 eos_token_id {eos}。",
             f"pad_token_id is {facts.get('pad_token_id')}; it must equal eos_token_id {eos}.")
-    batch = inspected.value("batch")
-    encoded = inspected.value("process_func")[:-1]
+    batch = inspected.value("batch", {"input_ids": [[int]], "labels": [[int]]})
+    encoded = inspected.value("process_func", [ENCODING])[:-1]
     width = max(len(e["input_ids"]) for e in encoded)
     for enc, ids, labels in zip(encoded, batch["input_ids"], batch["labels"]):
         n = len(enc["input_ids"])
@@ -296,8 +302,8 @@ def test_ds_config_builds(assignment_dir, minicpm, launched):
 def test_launcher(launched):
     for mode in MODES:
         launcher = launched[mode].value("launcher")
-        launch = launched[mode].value("launch")
-        require(isinstance(launcher, dict) and "train.py" in launcher.get("argv", []),
+        launch = launched[mode].value("launch", LAUNCH)
+        require(isinstance(launcher, dict) and conforms(launcher.get("argv"), [str]) and "train.py" in launcher["argv"],
                 f"{MODES[mode]}：train.sh 没有通过 deepspeed 启动器运行 train.py。输出的最后部分：\n"
                 f"{launch['output'][-1500:]}",
                 f"{mode}: train.sh did not start train.py through the deepspeed launcher (its output is above).")

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import re
 
-from grader.checks.replay import checked_call, replay
+from grader.checks.replay import CALLS, checked_call, replay
+from grader.checks.student_data import NUMBER
 from grader.plugin import check, fail, require
 
 GREETING_ROLE = "assistant"
+# what the probe records of a page (grader/probes/qwen2_chat_probe.py): the judge reads no other shape
+MESSAGES = [{"role": str, "text": str}]
+PAGE = {"title": [str], "chat_inputs": int, "messages": MESSAGES,
+        "sidebar_sliders": [{"label": str, "min": NUMBER, "max": NUMBER, "value": NUMBER}]}
 
 
 def _messages(chatted, step: str) -> list[dict]:
-    return chatted.value(step)["messages"]
+    return chatted.value(step, {"messages": MESSAGES})["messages"]
 
 
 def _calls(chatted) -> list[dict]:
     chatted.value("turn0")   # a first turn that failed is the root cause of any missing call
-    calls = chatted.value("generate_calls")
+    calls = chatted.value("generate_calls", CALLS)
     require(calls, "应用没有调用 model.generate 来回答。", "The app never called model.generate to answer.")
     return calls
 
@@ -38,7 +43,7 @@ def _answer_after(messages: list[dict], question: str) -> str:
 def _replay(call: dict, judge) -> str:
     """The judge's own generation for a recorded call: same prompt ids, seed, dtype, arguments."""
     tokenizer, evaluator = judge
-    return replay(checked_call(call), tokenizer, evaluator)
+    return replay(checked_call(call, tokenizer), tokenizer, evaluator)
 
 
 @check(15,
@@ -49,7 +54,7 @@ def _replay(call: dict, judge) -> str:
        hint_en="st.title(...), a first assistant message such as 有什么可以帮您的？ from st.session_state, and "
                "st.chat_input(). Code written for the course's GPU ('cuda', /root/autodl-tmp) runs as it is.")
 def test_app_starts(chatted):
-    page = chatted.value("start")
+    page = chatted.value("start", PAGE)
     require(page["title"] and page["title"][0].strip(), "页面没有标题（st.title）。", "The page has no title (st.title).")
     require(page["chat_inputs"] >= 1, "页面没有聊天输入框（st.chat_input）。", "The page has no chat input (st.chat_input).")
     first = page["messages"][0] if page["messages"] else None
@@ -65,7 +70,7 @@ def test_app_starts(chatted):
        hint_en='with st.sidebar: max_length = st.slider("max_length", 0, 1024, 512, step=1)',
        depends=(test_app_starts,))
 def test_slider(chatted):
-    sliders = [s for s in chatted.value("start")["sidebar_sliders"] if "max_length" in s["label"].lower()]
+    sliders = [s for s in chatted.value("start", PAGE)["sidebar_sliders"] if "max_length" in s["label"].lower()]
     require(sliders, "侧边栏里没有标签为 max_length 的滑块。", "No slider labelled max_length in the sidebar.")
     s = sliders[0]
     require((s["min"], s["max"], s["value"]) == (0, 1024, 512),
@@ -114,7 +119,7 @@ def test_history(chatted, session_plan, judge):
     tokenizer, _ = judge
     questions = session_plan["questions"]
     calls = _calls(chatted)
-    greeting = chatted.value("start")["messages"][0]
+    greeting = chatted.value("start", PAGE)["messages"][0]
     conversation = [{"role": greeting["role"], "content": greeting["text"]}]
     for n, question in enumerate(questions):
         page = _messages(chatted, f"turn{n}")
@@ -122,7 +127,7 @@ def test_history(chatted, session_plan, judge):
         conversation.append({"role": "user", "content": question})
         text = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
         expected = tokenizer(text, add_special_tokens=False)["input_ids"]
-        got = calls[n]["input_ids"]
+        got = checked_call(calls[n], tokenizer)["input_ids"]
         # the same conversation but for edge whitespace the page cannot show (st.markdown strips it)
         if got != expected and _edges_trimmed(tokenizer.decode(got)) != _edges_trimmed(text):
             at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
@@ -147,7 +152,7 @@ def test_loaded_once(chatted):
     require(any(step in chatted.steps for step in ("slider", "turn0")),
             "应用启动后没有再运行过，无法判断模型是否只加载一次。",
             "The app never ran again after it started, so loading once cannot be shown.")
-    loads = chatted.value("loads")
+    loads = chatted.value("loads", {"model": int, "tokenizer": int})
     require(loads["model"] == 1 and loads["tokenizer"] == 1,
             f"整个会话中模型加载了 {loads['model']} 次、分词器 {loads['tokenizer']} 次，应各 1 次。",
             f"Over the session the model was loaded {loads['model']} times and the tokenizer "

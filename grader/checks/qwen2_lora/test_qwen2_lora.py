@@ -5,7 +5,6 @@ only compare what came back with what we compute ourselves from the same fresh i
 """
 from __future__ import annotations
 
-
 import pytest
 
 import fixtures
@@ -15,10 +14,14 @@ from grader.checks.finetune import (MATCH, require_learned, require_losses_fall,
 from grader.checks.process_func import (encodings, prompt_len, require_attention_mask, require_exact_prompt,
                                         require_label_mask, show, student_max_length)
 from grader.checks.qwen2_lora.fresh import QUESTION, chatml_prompt, expected_parts
-from grader.checks.replay import checked_call, replay
+from grader.checks.replay import CALLS, checked_call, replay
+from grader.checks.student_data import NUMBER, conforms
 from grader.plugin import check, require
 
 MAX_JUDGE_TOKENS = 384  # the tutorial's MAX_LENGTH: the judge measures the loss on as much
+# the TrainingArguments fields the judge reads, as the probe records them
+TRAINING_ARGS = {"per_device_train_batch_size": object, "gradient_accumulation_steps": object,
+                 "num_train_epochs": NUMBER, "max_steps": (int, None), "learning_rate": NUMBER, "logging_steps": NUMBER}
 
 
 # ---------------------------------------------------------------- helpers (judge side)
@@ -30,7 +33,7 @@ def real_tokenizer():
 
 
 def _system_prompt(inspected) -> str:
-    system = inspected.value("constants").get("SYSTEM_PROMPT")
+    system = inspected.value("constants", dict).get("SYSTEM_PROMPT")
     require(isinstance(system, str) and system.strip(),
             "train.py 里需要一个非空的 SYSTEM_PROMPT 字符串。", "train.py needs a non-empty SYSTEM_PROMPT string.")
     return system
@@ -75,8 +78,8 @@ def _distinct_records(records, limit: int = 16) -> list[dict]:
        hint_en="build_records() returns a list of dicts with exactly those three string keys; include "
                "records whose instruction is 你是谁？ with the identity you want taught.")
 def test_records(inspected):
-    records = inspected.value("records")
-    require(isinstance(records, list) and len(records) >= 2,
+    records = inspected.value("records", list)
+    require(len(records) >= 2,
             "build_records() 应返回至少两条记录的列表。", "build_records() must return a list of at least two records.")
     for i, r in enumerate(records):
         require(isinstance(r, dict) and set(r) == {"instruction", "input", "output"}
@@ -169,9 +172,9 @@ def test_truncation(inspected, real_tokenizer, fresh_records):
        hint_zh='target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]',
        hint_en='target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]')
 def test_lora_targets(inspected):
-    cfg = inspected.value("lora_config")
+    cfg = inspected.value("lora_config", dict)
     targets = cfg.get("target_modules")
-    targets = {targets} if isinstance(targets, str) else set(targets or [])
+    targets = {targets} if isinstance(targets, str) else set(targets) if conforms(targets, [str]) else set()
     require(targets == LORA_TARGETS, f"target_modules 缺少 {sorted(LORA_TARGETS - targets)}。",
             f"target_modules misses {sorted(LORA_TARGETS - targets)}, has extra {sorted(targets - LORA_TARGETS)}.",
             expected=sorted(LORA_TARGETS), actual=sorted(targets))
@@ -183,7 +186,7 @@ def test_lora_targets(inspected):
        hint_zh="缩放是 lora_alpha / r = 4；训练时 inference_mode=False。",
        hint_en="The scaling is lora_alpha / r = 4; inference_mode=False while training.")
 def test_lora_hyperparameters(inspected):
-    cfg = inspected.value("lora_config")
+    cfg = inspected.value("lora_config", dict)
     want = {"task_type": "CAUSAL_LM", "r": 8, "lora_alpha": 32, "lora_dropout": 0.1, "inference_mode": False}
     wrong = {k: cfg.get(k) for k, v in want.items() if cfg.get(k) != v}
     require(not wrong, f"这些值不对：{wrong}（应为 {want}）", f"These values are wrong: {wrong} (want {want})")
@@ -196,7 +199,7 @@ def test_lora_hyperparameters(inspected):
        hint_en="Batch size and gradient accumulation at least 1, a few epochs, a learning rate around 1e-4 "
                "(between 1e-6 and 5e-3), logging_steps at least 1.")
 def test_training_args(inspected):
-    a = inspected.value("training_args")
+    a = inspected.value("training_args", TRAINING_ARGS)
     problems = []
     if not (isinstance(a["per_device_train_batch_size"], int) and a["per_device_train_batch_size"] >= 1):
         problems.append("per_device_train_batch_size")
@@ -238,9 +241,9 @@ def test_adapter_saved(trained):
                "the loss on your records itself, with and without your adapter.",
        depends=(test_adapter_saved,))
 def test_training_loss_falls(inspected, trained, judge):
-    require_losses_fall(trained.value("train").get("losses"))
+    require_losses_fall(trained.value("train", dict).get("losses"))
     # The logged curve is the sandbox's claim; the adapter is data. Measure it ourselves.
-    records = _distinct_records(inspected.value("records"))
+    records = _distinct_records(inspected.value("records", list))
     require(records, "没有可用的训练记录。", "There are no usable training records.")
     tokenizer, evaluator = judge
     system = _system_prompt(inspected)
@@ -258,7 +261,7 @@ def test_training_loss_falls(inspected, trained, judge):
                "must not give that answer, so the identity has to come from your training.",
        depends=(test_records, test_training_loss_falls))
 def test_judge_answer(inspected, trained, judge):
-    identity = _identity(inspected.value("records"))
+    identity = _identity(inspected.value("records", list))
     tokenizer, evaluator = judge
     prompt = tokenizer(chatml_prompt(_system_prompt(inspected), QUESTION))["input_ids"]
     greedy = {"do_sample": False, "max_new_tokens": len(tokenizer(identity, add_special_tokens=False)["input_ids"]) + 16}
@@ -280,16 +283,16 @@ def test_judge_answer(inspected, trained, judge):
                "generate call on the base model with your adapter and compares the text exactly.",
        depends=(test_judge_answer,))
 def test_student_answer(inspected, trained, judge):
-    identity = _identity(inspected.value("records"))
-    answer = trained.value("answer")
+    identity = _identity(inspected.value("records", list))
+    answer = trained.value("answer", str)
     require(QUESTION not in answer and "assistant\n" not in answer,
             f"回答里还带着提示词（问题或角色名）：{answer[:160]!r}。请切掉提示词部分的 token。",
             f"The answer still contains the prompt (the question or role names): {answer[:160]!r}. Slice the "
             f"prompt's tokens off.")
-    calls = trained.value("answer_generate_calls")
-    require(isinstance(calls, list) and calls, "answer() 没有调用 model.generate。", "answer() never called model.generate.")
-    call = checked_call(calls[-1])
+    calls = trained.value("answer_generate_calls", CALLS)
+    require(calls, "answer() 没有调用 model.generate。", "answer() never called model.generate.")
     tokenizer, evaluator = judge
+    call = checked_call(calls[-1], tokenizer)
     expected = replay(call, tokenizer, evaluator, adapter=_adapter(trained))
     # exactly the model's text: no prompt, no special-token text (<|im_end|>), whatever MATCH allows
     require(answer.strip() == expected.strip(),
