@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,11 +36,13 @@ AUTHKEY_ENV = "GRADER_JUDGE_AUTHKEY"     # hex; never on a command line (ps woul
 class Evaluator:
     """The judge's model work on one base model, in this process."""
 
-    def __init__(self, model_dir: Path, device: str = "cpu", dtype: str = "float32"):
+    def __init__(self, model_dir: Path, device: str = "cpu", dtype: str = "float32", request_s: float = 120):
         """``dtype``: the judge's own loads ("auto": bf16 where the GPU has it, else fp16); a replay
-        asks for the dtype the student's code used."""
+        asks for the dtype the student's code used. ``request_s``: the longest one generation may
+        take (the profile's judge_request_s); a replay past it is the student's failure."""
         from grader.profiles import resolve_dtype
         self.model_dir, self.device, self.dtype = Path(model_dir), device, resolve_dtype(dtype)
+        self.request_s = request_s
         self._bases: dict[str, object] = {}
         self.loads = self.requests = self.evaluations = 0   # evaluations: those with an adapter
 
@@ -81,12 +84,19 @@ class Evaluator:
         """The new token ids of ``generate(input_ids, **kwargs)``; one thread and ``seed``, as in the sandbox."""
         import torch
         self.requests += 1
+        from grader.plugin import fail
+        started = time.monotonic()
         with self.model(adapter, dtype) as model, torch.no_grad():
             ids = torch.tensor([input_ids], device=model.device)
             torch.set_num_threads(1)   # the same arithmetic as the recorded run, so the same samples
             if seed is not None:
                 torch.manual_seed(seed)
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
+            # max_time: generate stops itself at the limit, so no request holds a shared judge
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_time=self.request_s, **kwargs)
+        if time.monotonic() - started >= self.request_s:
+            fail(f"评分器重放这次生成超过了 {self.request_s:g} 秒的限制：请用课程的生成长度（max_new_tokens=512）。",
+                 f"The judge's replay of this generation ran past its limit of {self.request_s:g} s: use the "
+                 f"course's generation length (max_new_tokens=512).")
         return out[0, ids.shape[1]:].tolist()
 
     def stats(self) -> dict:
@@ -139,27 +149,56 @@ class RemoteEvaluator:
         return self._last[1]
 
 
-def evaluator_for(model_dir: Path, device: str, dtype: str):
+def evaluator_for(model_dir: Path, device: str, dtype: str, request_s: float = 120):
     """The class run's shared service for this base model when there is one, else a local Evaluator."""
     services = json.loads(os.environ.get(SERVICES_ENV) or "{}")
     address = services.get(str(Path(model_dir).resolve()))
     if address and os.environ.get(AUTHKEY_ENV):
         return RemoteEvaluator(address, bytes.fromhex(os.environ[AUTHKEY_ENV]))
-    return Evaluator(model_dir, device, dtype)
+    return Evaluator(model_dir, device, dtype, request_s)
 
 
 # ---------------------------------------------------------------- the service
 
-def serve(model_dir: Path, device: str, dtype: str, address: str, authkey: bytes) -> None:
-    """Answer requests until killed; one at a time (attaching an adapter changes the shared base)."""
+HANDSHAKE_S = 10   # a client that has not proved the key by then is dropped
+
+
+def serve(model_dir: Path, device: str, dtype: str, address: str, authkey: bytes, request_s: float = 120) -> None:
+    """Answer requests until killed; one at a time (attaching an adapter changes the shared base).
+    Each connection proves the key in its own thread, so a client that connects and stays silent
+    holds nobody else up; each generation is bounded by ``request_s``."""
+    from multiprocessing.connection import answer_challenge, deliver_challenge
+
     from grader.plugin import CheckFailed
 
-    evaluator = Evaluator(model_dir, device, dtype)
+    evaluator = Evaluator(model_dir, device, dtype, request_s)
     evaluator.base()   # loaded before the address is ready: the first student waits on no load
     lock = threading.Lock()
 
+    def handshake(conn) -> bool:
+        proved = threading.Event()
+
+        def drop():   # shutdown wakes the read the silent client left this thread in
+            if not proved.is_set():
+                with contextlib.suppress(OSError):
+                    socket.socket(fileno=os.dup(conn.fileno())).shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(HANDSHAKE_S, drop)
+        timer.start()
+        try:
+            deliver_challenge(conn, authkey)
+            answer_challenge(conn, authkey)
+            proved.set()
+            return True
+        except Exception:  # a wrong key, a dropped or silent client: this connection only
+            return False
+        finally:
+            timer.cancel()
+
     def handle(conn):
         with conn:
+            if not handshake(conn):
+                return
             while True:
                 try:
                     op, args = conn.recv()
@@ -183,12 +222,13 @@ def serve(model_dir: Path, device: str, dtype: str, address: str, authkey: bytes
         os._exit(0)
 
     threading.Thread(target=orphaned, daemon=True).start()
-    with Listener(address, family="AF_UNIX", authkey=authkey) as listener:
+    # no authkey here: Listener.accept() would run the handshake in this one loop
+    with Listener(address, family="AF_UNIX") as listener:
         Path(address + ".ready").touch()
         while True:
             try:
                 conn = listener.accept()
-            except Exception:  # a wrong key or a dropped connection: the next one
+            except Exception:  # a dropped connection: the next one
                 continue
             threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
@@ -197,9 +237,13 @@ class SharedJudges:
     """A class run's judge services: one per base model and GPU, started on first use, stopped at
     the end. ``env(gpu)`` is what a unit's judge needs to reach them."""
 
-    def __init__(self, models: dict[str, Path], device: str, dtype: str, start_timeout_s: float = 600):
+    def __init__(self, models: dict[str, Path], device: str, dtype: str, start_timeout_s: float = 600,
+                 request_s: float = 120, memory_bytes: int | None = None):
+        """``memory_bytes``: each service's memory cgroup where the machine lets us make one (its
+        reports say so), so a judge that grows is held like a sandbox; ``request_s``: per generation."""
         self.models, self.device, self.dtype = models, device, dtype   # model id -> folder
-        self.start_timeout_s = start_timeout_s
+        self.start_timeout_s, self.request_s, self.memory_bytes = start_timeout_s, request_s, memory_bytes
+        self._cgroups: list = []
         self.authkey = secrets.token_bytes(32)
         self._folder = Path(tempfile.mkdtemp(prefix="grader-judges-"))   # 0700: ours alone
         self._procs: dict[tuple[str, int | None], tuple[subprocess.Popen, str]] = {}
@@ -226,10 +270,17 @@ class SharedJudges:
         if gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = str(gpu)
         log = Path(f"{name}.log")
+        cgroup = None
+        if self.memory_bytes:
+            from grader.sandbox import Cgroups
+            cgroup = Cgroups({"memory": self.memory_bytes})
+            self._cgroups.append(cgroup)
         with open(log, "wb") as sink:   # the child keeps its own copy of the descriptor
             proc = subprocess.Popen([sys.executable, "-m", "grader.judge_service", "--model-dir", str(folder),
-                                     "--device", self.device, "--dtype", self.dtype, "--address", address],
-                                    env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
+                                     "--device", self.device, "--dtype", self.dtype, "--address", address,
+                                     "--request-s", str(self.request_s)],
+                                    env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+                                    preexec_fn=cgroup.join if cgroup else None)
         deadline = time.monotonic() + self.start_timeout_s
         while not Path(address + ".ready").exists():
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -254,6 +305,10 @@ class SharedJudges:
             proc.kill()
             proc.wait()
         self._procs.clear()
+        for cgroup in self._cgroups:
+            cgroup.kill_all()
+            cgroup.remove()
+        self._cgroups.clear()
         import shutil
         shutil.rmtree(self._folder, ignore_errors=True)
 
@@ -270,8 +325,10 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--address", required=True)
+    parser.add_argument("--request-s", type=float, default=120)
     args = parser.parse_args(argv)
-    serve(args.model_dir, args.device, args.dtype, args.address, bytes.fromhex(os.environ[AUTHKEY_ENV]))
+    serve(args.model_dir, args.device, args.dtype, args.address, bytes.fromhex(os.environ[AUTHKEY_ENV]),
+          args.request_s)
     return 0
 
 

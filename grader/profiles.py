@@ -32,6 +32,9 @@ class Profile:
     # a sandboxed run's memory, before the machine's own bound (grader.sandbox.default_memory): on a GPU
     # node, ZeRO-2's CPU offload of a full MiniCPM-2B keeps ~33 GB of fp32 master weights and Adam state
     memory_gib: float = 8
+    # the longest one judge generation may take (a replay of a student's recorded call, at most
+    # 2048 new tokens: grader/checks/replay.py); past it, the student's failure, never a held judge
+    judge_request_s: float = 120
 
     @property
     def model_cache(self) -> Path:
@@ -108,6 +111,7 @@ PROFILES = {
         device="cuda",
         dtype="auto",
         memory_gib=64,
+        judge_request_s=300,
     ),
 }
 

@@ -253,6 +253,38 @@ def test_shared_base_evaluation_equals_separate_loads_for_a_class_of_ten(tmp_pat
             RemoteEvaluator(services[str(base_dir.resolve())], b"wrong key")
 
 
+def test_a_silent_client_holds_no_one_up_and_every_generation_is_bounded():
+    """The service proves each client's key in that client's own thread: one that connects and says
+    nothing delays another by well under a second. A generation past the profile's limit stops at
+    it and is the student's failure; the service answers on. It runs in a memory cgroup of its own."""
+    import socket
+    import time
+
+    from grader.judge_service import RemoteEvaluator, SharedJudges
+    from grader.plugin import CheckFailed
+    from grader.sandbox import Cgroups
+    base_dir = get_profile("cpu").model(QWEN)
+    with SharedJudges({QWEN: base_dir}, "cpu", "float32", request_s=0.5, memory_bytes=4 * 1024 ** 3) as judges:
+        env = judges.env()
+        address, key = json.loads(env["GRADER_JUDGE_SERVICES"])[str(base_dir.resolve())], \
+            bytes.fromhex(env["GRADER_JUDGE_AUTHKEY"])
+        silent = [socket.socket(socket.AF_UNIX) for _ in range(3)]
+        for client in silent:   # connected, never a word
+            client.connect(address)
+        started = time.monotonic()
+        shared = RemoteEvaluator(address, key)
+        assert shared.generate([5, 9, 17, 33], {"max_new_tokens": 4, "do_sample": False})
+        assert time.monotonic() - started < 1.0
+        with pytest.raises(CheckFailed, match="limit"):
+            shared.generate([5, 9, 17, 33], {"max_new_tokens": 100_000, "min_new_tokens": 100_000, "do_sample": False})
+        assert len(shared.generate([5, 9, 17, 33], {"max_new_tokens": 4, "do_sample": False})) == 4
+        if "memory" in Cgroups.available():
+            pid = next(iter(judges._procs.values()))[0].pid
+            assert "grader-" in Path(f"/proc/{pid}/cgroup").read_text()
+        for client in silent:
+            client.close()
+
+
 def test_a_judge_service_never_outlives_its_class_run():
     import signal
     import time

@@ -90,4 +90,5 @@ def judge(profile):
     the run's shared service, so the base model is loaded once per class (grader/judge_service.py)."""
     from transformers import AutoTokenizer
     path = profile.model(QWEN_ID)
-    return AutoTokenizer.from_pretrained(path), evaluator_for(path, profile.device, profile.judge_dtype())
+    return AutoTokenizer.from_pretrained(path), evaluator_for(path, profile.device, profile.judge_dtype(),
+                                                                 profile.judge_request_s)
