@@ -103,7 +103,7 @@ class Limits:
     max_processes: int = field(default_factory=lambda: _setting("process_limit", 1024))
     memory_bytes: int = field(default_factory=default_memory)
     disk_bytes: int = field(default_factory=lambda: _setting("disk_limit_mb", 4 * 1024 ** 3, 1024 ** 2))
-    max_files: int = 200_000                # inodes of the size-capped tmpfs
+    max_files: int = field(default_factory=lambda: _setting("file_limit", 200_000))   # inodes of the tmpfs
     # OpenMP threads of the code; fewer when several sandboxes share the cores (spinning threads
     # of two runs on the same cores cost far more than they give)
     cpu_threads: int = field(default_factory=lambda: _setting("cpu_threads", 2))

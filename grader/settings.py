@@ -31,6 +31,7 @@ class Settings:
     timeouts: dict[str, float] = field(default_factory=dict)   # limit name -> seconds, overriding the declaration's
     memory_limit_mb: float | None = None  # one sandboxed run's memory
     disk_limit_mb: float | None = None
+    file_limit: int | None = None         # files and folders one run may make (the tmpfs's inodes)
     process_limit: int | None = None
     cpu_threads: int | None = None        # OpenMP threads of each sandbox (a class run shares the cores)
     sweep_overrides: dict | None = None   # benchmarks/floor_sweep.py only
@@ -85,6 +86,7 @@ def from_environment(environ=None) -> Settings:
     return Settings(sandbox=environ.get("GRADER_SANDBOX") or None, models=environ.get("GRADER_MODELS") or None,
                     timeouts=dict(sorted(timeouts.items())), memory_limit_mb=_number(environ, "GRADER_MEMORY_LIMIT_MB"),
                     disk_limit_mb=_number(environ, "GRADER_DISK_LIMIT_MB"),
+                    file_limit=_number(environ, "GRADER_FILE_LIMIT", int),
                     process_limit=_number(environ, "GRADER_PROCESS_LIMIT", int),
                     cpu_threads=_number(environ, "GRADER_CPU_THREADS", int), sweep_overrides=sweep)
 

