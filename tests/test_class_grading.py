@@ -139,3 +139,49 @@ def test_gpu_profile_gives_each_unit_one_gpu_at_a_time(monkeypatch, tmp_path):
     monkeypatch.setattr(classrun, "visible_gpus", lambda: [])
     with pytest.raises(SystemExit, match="needs a GPU"):
         classrun.make_executor("local", "cuda")
+
+
+class _ScriptedExecutor:
+    """Grades nobody: hands back what it is told for each student (a result, or an exception), and
+    writes the result where the runner would, so a later run can keep it."""
+
+    name = "scripted"
+
+    def __init__(self, outcomes: dict):
+        self.outcomes = outcomes
+
+    def run(self, units, judges=None):
+        from grader.runner import write_reports
+        for unit in units:
+            outcome = self.outcomes[unit.student.name]
+            if isinstance(outcome, BaseException):
+                yield unit, outcome
+                continue
+            unit.out.mkdir(parents=True, exist_ok=True)
+            outcome.cache_key = unit.key
+            write_reports(outcome, unit.out)
+            yield unit, outcome.to_json()
+
+
+def test_grader_errors_keep_the_maximum_are_listed_and_regraded_with_only(tmp_path):
+    """A check the grader itself got wrong scores 0 with its points kept in the maximum; the class
+    run lists that student and one whose grading failed, with the --only line; that regrade clears them."""
+    import io
+
+    from tests.test_results_format import sample
+    klass, out = chat_class(tmp_path / "class"), tmp_path / "reports"
+    broken = sample("alice")
+    broken.assignments[0].checks[0].status, broken.assignments[0].checks[0].score = "error", 0
+    log = io.StringIO()
+    results = grade_class(klass, out, assignments=CHAT, stream=log, executor=_ScriptedExecutor(
+        {"alice": broken, "bob": RuntimeError("a worker died"), "carol": sample("carol")}))
+    assert results.to_regrade == ["alice", "bob"], log.getvalue()
+    alice = next(r for r in results if r.student == "alice")
+    assert (alice.score, alice.max_score, alice.needs_regrading) == (0, 20, True)
+    assert "--only alice,bob" in log.getvalue()
+    rows = {r["student"]: r for r in csv.DictReader((out / "grades.csv").open(encoding="utf-8"))}
+    assert rows["alice"]["max"] == "20"
+
+    results = grade_class(klass, out, assignments=CHAT, only=("alice", "bob"), stream=io.StringIO(),
+                          executor=_ScriptedExecutor({"alice": sample("alice"), "bob": sample("bob")}))
+    assert results.to_regrade == [] and {r.student: r.score for r in results} == {"alice": 10, "bob": 10, "carol": 10}
