@@ -145,6 +145,9 @@ def cmd_run(args) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 return 3
             print(f"{result.student}: {result.score:g}/{result.max_score:g} -> {out / 'report.html'}")
+            if result.needs_regrading:
+                print("warning: internal grader errors: those checks score 0 until this submission is graded "
+                      "again / 评分器内部错误：请重新评分", file=sys.stderr)
             return 0
     if _holds_code(path):
         print(f"error: {path} holds code, not student folders: name its assignment with --assignment "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from grader.checks.student_data import NUMBER, conforms
 from grader.plugin import require
 
 DTYPES = {"float32", "bfloat16", "float16"}
@@ -25,11 +26,11 @@ INCOMPLETE = ("generate 的调用记录不完整。", "The record of the generat
 
 
 def _int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return conforms(value, int)
 
 
 def _number(value, low: float, high: float) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and low <= value <= high
+    return conforms(value, NUMBER) and math.isfinite(value) and low <= value <= high
 
 
 def _token_ids(ids, vocabulary: int, most: int) -> bool:

@@ -29,17 +29,17 @@ MAX_DEPTH = 64
 
 def read_json_object(path: Path, name: str, limit: int, missing: tuple[str, str] = ("", ""), object_hook=None) -> dict:
     path = regular_file(path, name, limit, missing)
+    too_deep = (f"{name} 嵌套过深（超过 {MAX_DEPTH} 层）。", f"{name} is nested too deeply (over {MAX_DEPTH} levels).")
     try:
         data = json.loads(path.read_text(encoding="utf-8"), object_hook=object_hook)
-    except RecursionError:
-        data = None
-        fail(f"{name} 嵌套过深（超过 {MAX_DEPTH} 层）。", f"{name} is nested too deeply (over {MAX_DEPTH} levels).")
+    except RecursionError:   # past the parser's own limit
+        fail(*too_deep)
     except (ValueError, UnicodeDecodeError) as exc:
         fail(f"{name} 不是合法的 JSON：{exc}", f"{name} is not valid JSON: {exc}")
     if not isinstance(data, dict):
         fail(f"{name} 应是一个 JSON 对象。", f"{name} must hold a JSON object.")
     if depth(data) > MAX_DEPTH:
-        fail(f"{name} 嵌套过深（超过 {MAX_DEPTH} 层）。", f"{name} is nested too deeply (over {MAX_DEPTH} levels).")
+        fail(*too_deep)
     return data
 
 
