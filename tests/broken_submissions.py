@@ -52,6 +52,16 @@ BROKEN = {
 # minicpm_deepspeed: name -> (description, patches, the checks it must fail). Several checks can
 # rightly fail for one bug here (a ZeRO-3 config fails the config check and the engine check).
 DS_STAGE = '"stage": 2,'
+# bugs that fail a set of checks on the judge's own evidence: (description, patches, the checks lost)
+LORA_MORE_BROKEN = {
+    # build_lora_config() is right, so the claim alone would pass: the adapter's files say otherwise
+    "train_trains_another_lora_config": ("train() builds its own LoraConfig (q_proj and v_proj, r=4, alpha 16)", [
+        ("train.py", "    model = get_peft_model(model, build_lora_config())",
+         "    model = get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, target_modules=[\"q_proj\", "
+         "\"v_proj\"], r=4, lora_alpha=16, lora_dropout=0.1))")],
+        {"test_lora_targets", "test_lora_hyperparameters"}),
+}
+
 DS_OFFLOAD = '''        "offload_optimizer": {
             "device": "cpu",
             "pin_memory": false

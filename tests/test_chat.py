@@ -38,6 +38,7 @@ def test_reference_chat_scores_full_marks(tmp_path):
 def test_chat_stub_scores_zero(tmp_path):
     result, checks = grade_chat(tmp_path, "stub", base="stub")
     assert result.score == 0 and set(checks) == set(BROKEN_APPS)
+    assert {c.status for c in checks.values()} <= {"failed", "skipped"} and result.max_score == 100   # no grader error
     assert "implement this step" in checks["test_app_starts"].output
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.broken_submissions import BROKEN
+from tests.broken_submissions import BROKEN, LORA_MORE_BROKEN
 from tests.conftest import grade, make_submission
 
 
@@ -31,6 +31,7 @@ def test_reference_scores_full_marks(tmp_path):
 def test_untouched_stub_scores_zero(tmp_path):
     result, checks = grade(make_submission(tmp_path / "stub", base="stub"), tmp_path / "out")
     assert result.score == 0, {n: c.status for n, c in checks.items()}
+    assert {c.status for c in checks.values()} <= {"failed", "skipped"} and result.max_score == 100   # no grader error
     assert len(checks) == len(BROKEN)          # every check has its broken submission
     assert "not implemented yet" in checks["test_records"].output and "build_records" in checks["test_records"].output
 
@@ -45,6 +46,15 @@ def test_broken_submission_loses_only_its_check(check, tmp_path):
     assert lost == expected_lost, {n: checks[n].output for n in lost ^ expected_lost}
     assert all(checks[n].status == "skipped" for n in expected_lost - {check})
     assert result.score == 100 - sum(checks[n].max_score for n in expected_lost)
+
+
+@pytest.mark.parametrize("name", sorted(LORA_MORE_BROKEN))
+def test_bug_seen_in_the_judges_own_evidence_loses_its_checks(name, tmp_path):
+    description, patches, must_fail = LORA_MORE_BROKEN[name]
+    result, checks = grade(make_submission(tmp_path / name, patches=patches), tmp_path / "out")
+    lost = {n for n, c in checks.items() if c.status != "passed"}
+    assert lost == must_fail, (description, {n: checks[n].output[:600] for n in lost ^ must_fail})
+    assert result.score == 100 - sum(checks[n].max_score for n in must_fail)
 
 
 def test_weak_fallback_without_bubblewrap_still_grades_and_says_so(tmp_path, monkeypatch):

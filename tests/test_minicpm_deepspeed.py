@@ -27,6 +27,7 @@ def test_untouched_stub_scores_zero(tmp_path):
     result, checks = grade(make_submission(tmp_path / "stub", base="stub", assignment=ASSIGNMENT),
                            tmp_path / "out", ASSIGNMENT)
     assert result.score == 0, {n: c.status for n, c in checks.items()}
+    assert {c.status for c in checks.values()} <= {"failed", "skipped"} and result.max_score == 100   # no grader error
     assert "build_tokenizer" in checks["test_prompt_ids"].output
     assert "implement train.sh" in checks["test_launcher"].output
     assert "DeepSpeed" in checks["test_ds_config_zero2_offload"].output

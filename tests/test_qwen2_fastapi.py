@@ -71,6 +71,7 @@ def test_stub_scores_zero(tmp_path):
     assert result.score == 0, summary(checks)
     assert "implement this step" in checks["test_server_answers"].output
     assert all(c.status == "skipped" for n, c in checks.items() if n != "test_server_answers")
+    assert checks["test_server_answers"].status == "failed" and result.max_score == 100   # no grader error
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))

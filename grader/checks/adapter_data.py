@@ -36,6 +36,21 @@ def read_lora_config(folder: Path) -> dict:
             "use_rslora": bool(cfg.get("use_rslora", False))}
 
 
+def trained_lora(folder: Path) -> dict:
+    """What an adapter was really trained with, from its own files: adapter_config.json's fields
+    (validated) beside what the weights themselves show, the rank (lora_A's rows) and the modules
+    they sit on. None where a field is missing or malformed."""
+    cfg, tensors = read_adapter(folder)
+    raw = read_json_object(folder / "adapter_config.json", "adapter_config.json", MAX_CONFIG_BYTES, SAVE_HINT)
+    ranks = {tuple(v.shape)[0] for k, v in tensors.items() if ".lora_A." in k and v.dim() == 2}
+    dropout, task = raw.get("lora_dropout"), raw.get("task_type")
+    return {"r": cfg["r"], "weights_r": ranks.pop() if len(ranks) == 1 else None, "lora_alpha": cfg["lora_alpha"],
+            "weights_modules": sorted({k.split(".lora_A.")[0].rsplit(".", 1)[-1] for k in tensors if ".lora_A." in k}),
+            "target_modules": cfg["target_modules"],
+            "lora_dropout": dropout if isinstance(dropout, (int, float)) and not isinstance(dropout, bool) else None,
+            "task_type": task if isinstance(task, str) else None}
+
+
 def read_safetensors(folder: Path, name: str = "adapter_model.safetensors") -> dict:
     import torch
     from safetensors.torch import load

@@ -24,6 +24,12 @@ INSTRUCTIONS = ["请回答：", "用一句话总结下面的内容。", "把下�
                 "{w}是什么意思？", "请写一句关于{w}的话。", "Explain {w} briefly."]
 
 
+# the long record's words: ~35 000 Qwen2 tokens (~65 000 of the MiniCPM stand-in's), past the largest
+# MAX_LENGTH the checks accept (grader.checks.process_func.MAX_ACCEPTED_LENGTH), so whatever length a
+# student chose is cut
+LONG_WORDS = 21_000
+
+
 def records(seed: int, count: int = 6) -> list[dict]:
     """`count` short records (some with an input, some without) and one long enough to truncate."""
     rng = random.Random(seed)
@@ -33,5 +39,5 @@ def records(seed: int, count: int = 6) -> list[dict]:
         out.append({"instruction": instruction,
                     "input": sentence(rng, rng.randint(2, 8)) if i % 2 else "",
                     "output": sentence(rng, rng.randint(3, 20))})
-    out.append({"instruction": "请讲一个很长的故事。", "input": "", "output": sentence(rng, 400)})
+    out.append({"instruction": "请讲一个很长的故事。", "input": "", "output": sentence(rng, LONG_WORDS)})
     return out

@@ -93,10 +93,23 @@ def require_attention_mask(short, long) -> None:
                 "attention_mask 里有不是 1 的值。", "attention_mask holds values other than 1.")
 
 
+MAX_ACCEPTED_LENGTH = 32768   # the longest MAX_LENGTH a student may choose (fresh_text's long record is longer)
+
+
 def student_max_length(inspected, tutorial: int) -> int:
     """The student's MAX_LENGTH constant (``tutorial``: the value the course uses, for the message)."""
     max_length = inspected.value("constants", dict).get("MAX_LENGTH")
-    require(isinstance(max_length, int) and 64 <= max_length <= 32768,
+    require(isinstance(max_length, int) and 64 <= max_length <= MAX_ACCEPTED_LENGTH,
             f"train.py 里需要整数 MAX_LENGTH（教程是 {tutorial}）。",
             f"train.py needs an integer MAX_LENGTH (the tutorial uses {tutorial}).", actual=max_length)
     return max_length
+
+
+def long_record_ids(prompt: list[int], response: list[int], end: int, max_length: int) -> list[int]:
+    """The judge's long record, whole; it must be longer than the student's MAX_LENGTH for the
+    truncation check to mean anything: when it is not, that is the judge's own fault (an internal
+    error, regraded), never the student's."""
+    full = prompt + response + [end]
+    if len(full) <= max_length:
+        raise RuntimeError(f"the judge's long record has {len(full)} tokens, not more than MAX_LENGTH {max_length}")
+    return full

@@ -14,8 +14,8 @@ import os
 from grader.checks.adapter_data import attach_lora, read_safetensors
 from grader.checks.finetune import judge_loss, require_learned, require_losses_fall, require_taught_answer, supervised
 from grader.checks.minicpm_deepspeed import fresh
-from grader.checks.process_func import (ENCODING, encodings, prompt_len, require_attention_mask, require_exact_prompt,
-                                        require_label_mask, show, student_max_length)
+from grader.checks.process_func import (ENCODING, encodings, long_record_ids, prompt_len, require_attention_mask,
+                                        require_exact_prompt, require_label_mask, show, student_max_length)
 from grader.checks.student_data import NUMBER, Opt, conforms, read_json_object
 from grader.plugin import check, fail, require
 
@@ -224,8 +224,7 @@ def test_attention_and_truncation(inspected, minicpm, fresh_records):
     require_attention_mask(short, long)
     _record, long_enc, prompt, response, end = long
     max_length = student_max_length(inspected, 512)
-    full = prompt + response + [end]
-    assert len(full) > max_length, "the judge's long record must exceed MAX_LENGTH"
+    full = long_record_ids(prompt, response, end, max_length)
     ids = long_enc["input_ids"]
     # measured against the student's own prompt (the prompt check judges that): some prompt, then
     # the response, cut at MAX_LENGTH

@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 
 import fixtures
-from grader.checks.adapter_data import LORA_TARGETS, read_lora_config, read_safetensors
+from grader.checks.adapter_data import LORA_TARGETS, read_lora_config, read_safetensors, trained_lora
 from grader.checks.finetune import (MATCH, require_learned, require_losses_fall, require_taught_answer, similarity,
                                     supervised)
-from grader.checks.process_func import (encodings, prompt_len, require_attention_mask, require_exact_prompt,
-                                        require_label_mask, show, student_max_length)
+from grader.checks.process_func import (encodings, long_record_ids, prompt_len, require_attention_mask,
+                                        require_exact_prompt, require_label_mask, show, student_max_length)
 from grader.checks.qwen2_lora.fresh import QUESTION, chatml_prompt, expected_parts
 from grader.checks.replay import CALLS, checked_call, replay
 from grader.checks.student_data import NUMBER, conforms
@@ -54,6 +54,12 @@ def _encodings(inspected, real_tokenizer, fresh_records):
 def _adapter(trained):
     """Where the training run saved the student's adapter (read as data by the judge)."""
     return trained.result.out_dir / "adapter"
+
+
+def _trained_lora(trained) -> dict:
+    """The LoRA settings of the adapter train() really trained, read from its files (adapter_data.trained_lora)."""
+    trained.value("train")
+    return trained_lora(_adapter(trained))
 
 
 def _distinct_records(records, limit: int = 16) -> list[dict]:
@@ -155,8 +161,7 @@ def test_attention_mask(inspected, real_tokenizer, fresh_records):
 def test_truncation(inspected, real_tokenizer, fresh_records):
     max_length = student_max_length(inspected, 384)
     _, (record, enc, prompt, response, end) = _encodings(inspected, real_tokenizer, fresh_records)
-    full = prompt + response + [end]
-    assert len(full) > max_length, "the judge's long record must exceed MAX_LENGTH"
+    full = long_record_ids(prompt, response, end, max_length)
     require(len(enc["input_ids"]) == max_length and enc["input_ids"] == full[:max_length]
             and len(enc["labels"]) == max_length and len(enc["attention_mask"]) == max_length,
             f"这条记录有 {len(full)} 个 token，应截断为 {max_length} 个，实际 input_ids 有 {len(enc['input_ids'])} 个。",
@@ -165,32 +170,6 @@ def test_truncation(inspected, real_tokenizer, fresh_records):
 
 
 # ---------------------------------------------------------------- LoraConfig and TrainingArguments
-
-@check(5,
-       zh="LoraConfig 作用于 Qwen2 的七个投影层",
-       en="LoraConfig targets the seven projections of Qwen2",
-       hint_zh='target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]',
-       hint_en='target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]')
-def test_lora_targets(inspected):
-    cfg = inspected.value("lora_config", dict)
-    targets = cfg.get("target_modules")
-    targets = {targets} if isinstance(targets, str) else set(targets) if conforms(targets, [str]) else set()
-    require(targets == LORA_TARGETS, f"target_modules 缺少 {sorted(LORA_TARGETS - targets)}。",
-            f"target_modules misses {sorted(LORA_TARGETS - targets)}, has extra {sorted(targets - LORA_TARGETS)}.",
-            expected=sorted(LORA_TARGETS), actual=sorted(targets))
-
-
-@check(5,
-       zh="LoraConfig 为 CAUSAL_LM，r=8，lora_alpha=32，lora_dropout=0.1，训练模式",
-       en="LoraConfig is CAUSAL_LM, r=8, lora_alpha=32, lora_dropout=0.1, training mode",
-       hint_zh="缩放是 lora_alpha / r = 4；训练时 inference_mode=False。",
-       hint_en="The scaling is lora_alpha / r = 4; inference_mode=False while training.")
-def test_lora_hyperparameters(inspected):
-    cfg = inspected.value("lora_config", dict)
-    want = {"task_type": "CAUSAL_LM", "r": 8, "lora_alpha": 32, "lora_dropout": 0.1, "inference_mode": False}
-    wrong = {k: cfg.get(k) for k, v in want.items() if cfg.get(k) != v}
-    require(not wrong, f"这些值不对：{wrong}（应为 {want}）", f"These values are wrong: {wrong} (want {want})")
-
 
 @check(5,
        zh="TrainingArguments 的取值合理",
@@ -230,6 +209,47 @@ def test_adapter_saved(trained):
             "adapter_model.safetensors 里没有 lora_A / lora_B 权重。",
             "adapter_model.safetensors holds no lora_A / lora_B weights.")
 
+
+@check(5,
+       zh="LoraConfig 作用于 Qwen2 的七个投影层，训练出的 adapter 也是如此",
+       en="LoraConfig targets the seven projections of Qwen2, and so does the adapter trained",
+       hint_zh='target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]',
+       hint_en='target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]',
+       depends=(test_adapter_saved,))
+def test_lora_targets(inspected, trained):
+    cfg = inspected.value("lora_config", dict)
+    targets = cfg.get("target_modules")
+    targets = {targets} if isinstance(targets, str) else set(targets) if conforms(targets, [str]) else set()
+    require(targets == LORA_TARGETS, f"target_modules 缺少 {sorted(LORA_TARGETS - targets)}。",
+            f"target_modules misses {sorted(LORA_TARGETS - targets)}, has extra {sorted(targets - LORA_TARGETS)}.",
+            expected=sorted(LORA_TARGETS), actual=sorted(targets))
+    # the adapter train() really trained: its config and the modules its weights sit on
+    adapter = _trained_lora(trained)
+    for where, got in (("adapter_config.json", adapter["target_modules"]), ("weights", adapter["weights_modules"])):
+        require(set(got) == LORA_TARGETS,
+                f"train() 训练出的 adapter（{where}）作用于 {got}，与 build_lora_config() 不一致：train() 要用 build_lora_config()。",
+                f"The adapter train() trained ({where}) targets {got}, not what build_lora_config() gives: "
+                f"train() must use build_lora_config().", expected=sorted(LORA_TARGETS), actual=got)
+
+
+@check(5,
+       zh="LoraConfig 为 CAUSAL_LM，r=8，lora_alpha=32，lora_dropout=0.1，训练模式，训练出的 adapter 也是如此",
+       en="LoraConfig is CAUSAL_LM, r=8, lora_alpha=32, lora_dropout=0.1, training mode, and so is the adapter trained",
+       hint_zh="缩放是 lora_alpha / r = 4；训练时 inference_mode=False。",
+       hint_en="The scaling is lora_alpha / r = 4; inference_mode=False while training.",
+       depends=(test_adapter_saved,))
+def test_lora_hyperparameters(inspected, trained):
+    cfg = inspected.value("lora_config", dict)
+    want = {"task_type": "CAUSAL_LM", "r": 8, "lora_alpha": 32, "lora_dropout": 0.1, "inference_mode": False}
+    wrong = {k: cfg.get(k) for k, v in want.items() if cfg.get(k) != v}
+    require(not wrong, f"这些值不对：{wrong}（应为 {want}）", f"These values are wrong: {wrong} (want {want})")
+    # the adapter train() really trained (saved adapters say inference_mode: true, whatever trained them)
+    adapter = _trained_lora(trained)
+    trained_want = {**{k: v for k, v in want.items() if k != "inference_mode"}, "weights_r": 8}
+    wrong = {k: adapter[k] for k, v in trained_want.items() if adapter[k] != v}
+    require(not wrong, f"train() 训练出的 adapter 的这些值与 build_lora_config() 不一致：{wrong}：train() 要用 build_lora_config()。",
+            f"The adapter train() trained disagrees with build_lora_config() on {wrong}: train() must use "
+            f"build_lora_config().", expected=trained_want, actual={k: adapter[k] for k in trained_want})
 
 @check(10,
        zh="在评分配置下真实训练一小段，损失下降（评分器也会自己计算）",
