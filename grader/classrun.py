@@ -340,10 +340,10 @@ def shared_judges(profile_name: str, assignments: tuple[str, ...]):
 
     profile = get_profile(profile_name)
     models = {m: profile.model(m) for a in assignments for m in registry.get(a).judge_models}
+    from grader.sandbox import memory_share
     # the judge's own memory cgroup: the profile's, never the sandboxes' GRADER_MEMORY_LIMIT_MB
-    machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return SharedJudges(models, profile.device, profile.dtype, request_s=profile.judge_request_s,
-                        memory_bytes=min(int(profile.memory_gib * 1024 ** 3), machine * 3 // 4))
+                        memory_bytes=memory_share(int(profile.memory_gib * 1024 ** 3)))
 
 
 def find_students(folder: Path) -> list[Path]:

@@ -83,14 +83,18 @@ def _setting(name: str, default: float, scale: int = 1) -> int:
     return int(float(value) * scale) if value else int(default)
 
 
-def default_memory(cap: int = 8 * 1024 ** 3) -> int:
-    """``cap`` (8 GiB), or three quarters of this machine's memory when it has less (a CI runner);
-    GRADER_MEMORY_LIMIT_MB overrides both."""
+def memory_share(cap: int) -> int:
+    """``cap``, or three quarters of this machine's memory when it has less (a CI runner)."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         total = 16 * 1024 ** 3
-    return _setting("memory_limit_mb", min(cap, total * 3 // 4), 1024 ** 2)
+    return min(cap, total * 3 // 4)
+
+
+def default_memory(cap: int = 8 * 1024 ** 3) -> int:
+    """A sandboxed run's memory: memory_share(cap) (8 GiB); GRADER_MEMORY_LIMIT_MB overrides it."""
+    return _setting("memory_limit_mb", memory_share(cap), 1024 ** 2)
 
 
 @dataclass

@@ -10,7 +10,7 @@ import contextlib
 import struct
 from pathlib import Path
 
-from grader.checks.student_data import SAVE_HINT, read_json_object, regular_file
+from grader.checks.student_data import NUMBER, SAVE_HINT, conforms, read_json_object, regular_file
 from grader.plugin import fail
 
 MAX_CONFIG_BYTES = 64 * 1024
@@ -20,7 +20,15 @@ LORA_TARGETS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 
 def read_lora_config(folder: Path) -> dict:
-    cfg = read_json_object(folder / "adapter_config.json", "adapter_config.json", MAX_CONFIG_BYTES, SAVE_HINT)
+    return lora_fields(_raw_config(folder))
+
+
+def _raw_config(folder: Path) -> dict:
+    return read_json_object(folder / "adapter_config.json", "adapter_config.json", MAX_CONFIG_BYTES, SAVE_HINT)
+
+
+def lora_fields(cfg: dict) -> dict:
+    """The LoraConfig fields we allow from an adapter_config.json, each validated."""
     if cfg.get("peft_type") != "LORA":
         fail("adapter_config.json 不是 LoRA 配置（peft_type 应为 LORA）。",
              "adapter_config.json is not a LoRA config (peft_type must be LORA).")
@@ -40,14 +48,14 @@ def trained_lora(folder: Path) -> dict:
     """What an adapter was really trained with, from its own files: adapter_config.json's fields
     (validated) beside what the weights themselves show, the rank (lora_A's rows) and the modules
     they sit on. None where a field is missing or malformed."""
-    cfg, tensors = read_adapter(folder)
-    raw = read_json_object(folder / "adapter_config.json", "adapter_config.json", MAX_CONFIG_BYTES, SAVE_HINT)
+    raw = _raw_config(folder)   # read once: the validated fields and the two more the checks compare
+    cfg, tensors = lora_fields(raw), _lora_tensors(folder)
     ranks = {tuple(v.shape)[0] for k, v in tensors.items() if ".lora_A." in k and v.dim() == 2}
     dropout, task = raw.get("lora_dropout"), raw.get("task_type")
     return {"r": cfg["r"], "weights_r": ranks.pop() if len(ranks) == 1 else None, "lora_alpha": cfg["lora_alpha"],
             "weights_modules": sorted({k.split(".lora_A.")[0].rsplit(".", 1)[-1] for k in tensors if ".lora_A." in k}),
             "target_modules": cfg["target_modules"],
-            "lora_dropout": dropout if isinstance(dropout, (int, float)) and not isinstance(dropout, bool) else None,
+            "lora_dropout": dropout if conforms(dropout, NUMBER) else None,
             "task_type": task if isinstance(task, str) else None}
 
 
@@ -71,11 +79,14 @@ def read_safetensors(folder: Path, name: str = "adapter_model.safetensors") -> d
 
 def read_adapter(folder: Path) -> tuple[dict, dict]:
     """A student's adapter as validated data: (the LoraConfig fields we allow, the tensors)."""
-    cfg = read_lora_config(folder)
+    return read_lora_config(folder), _lora_tensors(folder)
+
+
+def _lora_tensors(folder: Path) -> dict:
     tensors = read_safetensors(folder)
     if not any("lora_" in k for k in tensors):
         fail("adapter 里没有 LoRA 权重。", "The adapter holds no LoRA weights.")
-    return cfg, tensors
+    return tensors
 
 
 def attach_lora(base_model, adapter):
