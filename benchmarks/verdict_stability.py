@@ -8,7 +8,8 @@ hog the cores, several rounds, and count the checks whose verdict differs from t
 Each round is one `grader run CLASS --out DIR --force` (the class run: default workers, each sandbox's
 share of the cores). Expected: the reference passes every check; an honest entry passes every check but
 the ones its entry.toml lists as `failed`. A grader error (status "error") counts as a change. Prints the
-gradings, each check's changes and the total. The goal (issue 24): 0 changes in 100 gradings.
+gradings (a grading: one student's assignment, graded once), each check's changes and the total. The goal (issue 24): 0
+changes in 100 gradings.
 """
 from __future__ import annotations
 
@@ -85,21 +86,23 @@ def main() -> None:
                     sys.exit(f"grader run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
                 changed = 0
                 for student, failing in expected.items():
+                    graded = set()
                     for check, status in verdicts(out, student).items():
                         if check.split("/")[0] not in assignments:
                             continue
+                        graded.add(check.split("/")[0])
                         checks[check] += 1
                         if (status == "passed") == (check.split("/")[1] in failing) or status == "error":
                             changes[check] += 1
                             changed += 1
                             print(f"  round {rnd}: {student} {check}: {status}", flush=True)
-                    gradings += 1
+                    gradings += len(graded)
                 print(f"round {rnd}: {len(expected)} students in {time.perf_counter() - started:.0f} s, "
                       f"{changed} changed verdicts", flush=True)
     finally:
         for p in hogs:
             p.kill()
-    print(f"gradings: {gradings} (students x rounds; assignments {', '.join(assignments)}; hog {args.hog})")
+    print(f"gradings: {gradings} (one student's assignment, graded once; assignments {', '.join(assignments)}; hog {args.hog})")
     for check in sorted(checks):
         print(f"  {check}: {changes[check]} changed of {checks[check]}")
     print(f"changed verdicts: {sum(changes.values())} of {sum(checks.values())}")

@@ -314,6 +314,9 @@ def test_hostile_entry(name, mode, tmp_path, host, loopback_listener, monkeypatc
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert data["score"] == entry["score"] and len(data["tests"]) == CHECKS[assignment], summary(checks)
     assert (out / "report.html").is_file()
+    # each check's verdict, not the score alone: with no internal error, 0 and 100 tell every check's
+    # status; an entry scored between them lists the checks it loses
+    assert entry["score"] in (0, 100) or "failed" in entry, f"{name}: entry.toml must list failed = [...]"
     if "failed" in entry:
         assert {n for n, c in checks.items() if c.status != "passed"} == set(entry["failed"]), summary(checks)
     for text in entry.get("output_contains", []):

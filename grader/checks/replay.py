@@ -69,9 +69,13 @@ def checked_call(call, tokenizer) -> dict:
     return call
 
 
-def replay(call: dict, tokenizer, evaluator, adapter=None) -> str:
-    """The text the judge's model (with ``adapter``, if given) generates for the recorded call: its
-    dtype, seed and arguments on one thread, as in the sandbox; prompt sliced off, special tokens skipped."""
+def replay_ids(call: dict, evaluator, adapter=None) -> list[int]:
+    """The new token ids the judge's model (with ``adapter``, if given) generates for the recorded
+    call: its dtype, seed and arguments on one thread, as in the sandbox."""
     kwargs = {k: v for k, v in call["kwargs"].items() if k in REPLAY_KWARGS}
-    new = evaluator.generate(call["input_ids"], kwargs, adapter=adapter, dtype=call["dtype"], seed=call["seed"])
-    return tokenizer.decode(new, skip_special_tokens=True)
+    return evaluator.generate(call["input_ids"], kwargs, adapter=adapter, dtype=call["dtype"], seed=call["seed"])
+
+
+def replay(call: dict, tokenizer, evaluator, adapter=None) -> str:
+    """The text of replay_ids: prompt sliced off, special tokens skipped."""
+    return tokenizer.decode(replay_ids(call, evaluator, adapter), skip_special_tokens=True)

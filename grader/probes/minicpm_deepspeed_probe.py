@@ -1,7 +1,7 @@
 """Probe for minicpm_deepspeed, run inside the sandbox: `minicpm_deepspeed_probe.py inspect|lora|full`.
 
-inspect:   the student's build_tokenizer() on the MiniCPM stand-in, process_func on the judge's fresh
-           records, and those encodings batched by DataCollatorForSeq2Seq with that tokenizer, as data.
+inspect:   the student's build_tokenizer() on the MiniCPM stand-in (its padding side and pad id) and
+           process_func on the judge's fresh records, as data (the judge batches them itself).
 lora/full: the student's own `bash train.sh`, with the grader's arguments appended (--model_path,
            --output_dir, and --use_lora True for LoRA), on the course's dataset. Every Python process
            it starts loads our hook (hooks/sitecustomize.py), which applies the grading profile and
@@ -30,7 +30,7 @@ def inspect(rec: Recorder, given: dict) -> None:
     # imported before student code, so a shadow module cannot replace them (only inspect imports
     # student code here: a launch runs it in train.sh's processes, and torch would cost it ~3 s)
     import torch  # noqa: F401
-    import transformers
+    import transformers  # noqa: F401
 
     mod = load_student_module("train.py", rec, "import_train")
     if mod is None:
@@ -42,16 +42,11 @@ def inspect(rec: Recorder, given: dict) -> None:
     rec.note("tokenizer_facts", {"padding_side": getattr(tokenizer, "padding_side", None),
                                  "pad_token_id": getattr(tokenizer, "pad_token_id", None),
                                  "eos_token_id": getattr(tokenizer, "eos_token_id", None)})
-    encoded = rec.step("process_func", lambda: [encoding_as_data(mod.process_func(dict(r), tokenizer))
-                                                for r in given["fresh_records"]])
+    rec.step("process_func", lambda: [encoding_as_data(mod.process_func(dict(r), tokenizer))
+                                      for r in given["fresh_records"]])
     # the student's own prompt for the dataset's 你是谁？: the judge asks its trained weights in the
     # format they were taught, so a wrong prompt costs the prompt check alone
     rec.step("identity", lambda: encoding_as_data(mod.process_func(dict(given["identity_record"]), tokenizer)))
-    if encoded is None:
-        return
-    collator = transformers.DataCollatorForSeq2Seq(tokenizer=tokenizer, padding=True)
-    short = [dict(e) for e in encoded[:-1]]   # the long record would only make every row long
-    rec.step("batch", lambda: {k: v.tolist() for k, v in collator(short).items()})
 
 
 def train(rec: Recorder, given: dict, mode: str) -> None:

@@ -242,13 +242,28 @@ def test_attention_and_truncation(inspected, minicpm, fresh_records):
        hint_en="In build_tokenizer: tokenizer.padding_side = 'right' and tokenizer.pad_token_id = "
                "tokenizer.eos_token_id (MiniCPM's tokenizer has no pad token of its own).")
 def test_right_padding(inspected, minicpm, fresh_records):
+    """The judge batches the student's encodings itself, with the real DataCollatorForSeq2Seq over its
+    own copy of the tokenizer set as the student's build_tokenizer set theirs: what is graded is the
+    batch the collator really makes of those two settings, not a batch the sandbox reports."""
+    import copy
+
+    from transformers import DataCollatorForSeq2Seq
+
     eos = minicpm[0].eos_token_id
-    facts = inspected.value("tokenizer_facts", dict)
+    facts = inspected.value("tokenizer_facts", {"padding_side": Opt((str, None)), "pad_token_id": Opt((int, None))})
     require(facts.get("pad_token_id") == eos,
             f"pad_token_id 是 {facts.get('pad_token_id')}，应等于 eos_token_id {eos}。",
             f"pad_token_id is {facts.get('pad_token_id')}; it must equal eos_token_id {eos}.")
-    batch = inspected.value("batch", {"input_ids": [[int]], "labels": [[int]]})
-    encoded = inspected.value("process_func", [ENCODING])[:-1]
+    require(facts.get("padding_side") in ("left", "right"),
+            f"分词器的 padding_side 是 {facts.get('padding_side')!r}，应为 'right'。",
+            f"The tokenizer's padding_side is {facts.get('padding_side')!r}; it must be 'right'.")
+    encoded = inspected.value("process_func", [ENCODING])[:-1]   # the long record would only make every row long
+    require(all(0 <= i < len(minicpm[0]) for e in encoded for i in e["input_ids"]),
+            "process_func 的 input_ids 超出了词表。", "process_func's input_ids fall outside the vocabulary.")
+    tokenizer = copy.deepcopy(minicpm[0])   # a shallow copy would set pad on the judge's own tokenizer
+    tokenizer.padding_side, tokenizer.pad_token_id = facts["padding_side"], eos
+    batch = {k: v.tolist() for k, v in DataCollatorForSeq2Seq(tokenizer=tokenizer, padding=True)(
+        [{k: list(e[k]) for k in ("input_ids", "attention_mask", "labels")} for e in encoded]).items()}
     width = max(len(e["input_ids"]) for e in encoded)
     for enc, ids, labels in zip(encoded, batch["input_ids"], batch["labels"]):
         n = len(enc["input_ids"])
@@ -262,22 +277,6 @@ def test_right_padding(inspected, minicpm, fresh_records):
 
 # ---------------------------------------------------------------- ds_config.json, built for real
 
-@check(10,
-       zh="ds_config.json 使用 ZeRO stage 2，并把优化器 offload 到 CPU",
-       en="ds_config.json runs ZeRO stage 2 with the optimizer offloaded to the CPU",
-       hint_zh='"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": false}, ...}',
-       hint_en='"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": false}, ...}')
-def test_ds_config_zero2_offload(assignment_dir, minicpm, launched):
-    _raw, built = _engine_config(assignment_dir, minicpm, _student_args(launched))
-    stage = int(built.zero_config.stage)
-    offload = built.zero_config.offload_optimizer
-    device = getattr(offload, "device", None)
-    device = getattr(device, "value", device)   # an enum or, as pydantic may keep it, a str
-    require(stage == 2, f"ZeRO stage 是 {stage}，应为 2。", f"The ZeRO stage is {stage}; it must be 2.")
-    require(device == "cpu", f"优化器 offload 设备是 {device}，应为 cpu。",
-            f"The optimizer is offloaded to {device}; it must be offloaded to cpu.")
-
-
 @check(5,
        zh='ds_config.json 能构建成真实的 DeepSpeed 配置，并与你的 TrainingArguments 一致',
        en='ds_config.json builds into a real DeepSpeed config that agrees with your TrainingArguments',
@@ -287,6 +286,23 @@ def test_ds_config_zero2_offload(assignment_dir, minicpm, launched):
                'from TrainingArguments: write "auto" (or exactly the values train.sh passes), so the two cannot disagree.')
 def test_ds_config_builds(assignment_dir, minicpm, launched):
     _engine_config(assignment_dir, minicpm, _student_args(launched))
+
+
+@check(10,
+       zh="ds_config.json 使用 ZeRO stage 2，并把优化器 offload 到 CPU",
+       en="ds_config.json runs ZeRO stage 2 with the optimizer offloaded to the CPU",
+       hint_zh='"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": false}, ...}',
+       hint_en='"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": false}, ...}',
+       depends=(test_ds_config_builds,))
+def test_ds_config_zero2_offload(assignment_dir, minicpm, launched):
+    _raw, built = _engine_config(assignment_dir, minicpm, _student_args(launched))
+    stage = int(built.zero_config.stage)
+    offload = built.zero_config.offload_optimizer
+    device = getattr(offload, "device", None)
+    device = getattr(device, "value", device)   # an enum or, as pydantic may keep it, a str
+    require(stage == 2, f"ZeRO stage 是 {stage}，应为 2。", f"The ZeRO stage is {stage}; it must be 2.")
+    require(device == "cpu", f"优化器 offload 设备是 {device}，应为 cpu。",
+            f"The optimizer is offloaded to {device}; it must be offloaded to cpu.")
 
 
 # ---------------------------------------------------------------- train.sh, launched for real

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from grader.checks.replay import CALLS, checked_call, replay
+from grader.checks.replay import CALLS, checked_call, replay_ids
 from grader.checks.student_data import NUMBER
 from grader.plugin import check, fail, require
 
@@ -40,10 +40,28 @@ def _answer_after(messages: list[dict], question: str) -> str:
             f"The user's message {question!r} is not on the page: show it and add it to the history.")
 
 
-def _replay(call: dict, judge) -> str:
-    """The judge's own generation for a recorded call: same prompt ids, seed, dtype, arguments."""
-    tokenizer, evaluator = judge
-    return replay(checked_call(call, tokenizer), tokenizer, evaluator)
+_REPLAYS: dict[tuple, list[int]] = {}   # (call, max_new_tokens) -> the judge's new ids (one grading per process)
+
+
+def _replay_ids(calls: list, n: int, plan: dict, judge, max_new_tokens: int | None = None) -> list[int]:
+    """The judge's own generation for recorded call ``n``: its prompt ids, dtype and arguments, with
+    the seed the judge chose for it (whatever the record says) and, if given, the judge's own
+    answer length in place of the student's."""
+    key = (n, max_new_tokens)
+    if key not in _REPLAYS:
+        tokenizer, evaluator = judge
+        call = checked_call(calls[n], tokenizer)
+        kwargs = dict(call["kwargs"])
+        if max_new_tokens is not None:
+            kwargs = {k: v for k, v in kwargs.items() if k not in ("max_new_tokens", "max_length")}
+            kwargs["max_new_tokens"] = max_new_tokens
+        seeds = plan["seeds"]
+        _REPLAYS[key] = replay_ids({**call, "kwargs": kwargs, "seed": seeds[n % len(seeds)]}, evaluator)
+    return _REPLAYS[key]
+
+
+def _replay(calls: list, n: int, plan: dict, judge, max_new_tokens: int | None = None) -> str:
+    return judge[0].decode(_replay_ids(calls, n, plan, judge, max_new_tokens), skip_special_tokens=True)
 
 
 @check(15,
@@ -89,7 +107,7 @@ def test_slider(chatted):
 def test_first_answer(chatted, session_plan, judge):
     question = session_plan["questions"][0]
     shown = _answer_after(_messages(chatted, "turn0"), question)
-    expected = _replay(_calls(chatted)[0], judge)
+    expected = _replay(_calls(chatted), 0, session_plan, judge)
     require(shown.strip() == expected.strip(),
             "页面上的回答与模型生成的内容不同（是否带上了提示词？）。",
             "The answer on the page differs from the model's generation (is the prompt still in it?).",
@@ -163,17 +181,33 @@ def test_loaded_once(chatted):
 @check(15,
        zh="滑块的值限制回答长度（传给了 generate）",
        en="The slider's value bounds the answer's length (it reaches generate)",
-       hint_zh="教程里写死了 max_new_tokens=512，滑块根本不起作用：请改为 max_new_tokens=max_length。",
+       hint_zh="教程里写死了 max_new_tokens=512，滑块根本不起作用：请改为 max_new_tokens=max_length。评分器把滑块拖到一个"
+               "随机值，再用这个长度自己生成，与页面上的回答比较。",
        hint_en="The tutorial hard-codes max_new_tokens=512 and so ignores its own slider: pass "
-               "max_new_tokens=max_length instead.",
-       depends=(test_app_starts,))
-def test_slider_reaches_generate(chatted, session_plan):
+               "max_new_tokens=max_length instead. The grader moves the slider to a random value, generates that "
+               "many tokens itself and compares with the answers on the page.",
+       depends=(test_first_answer,))
+def test_slider_reaches_generate(chatted, session_plan, judge):
+    """Judged on the answers the page showed: each must be the judge's own generation for that turn's
+    prompt with the slider's value as the answer length (drawn at grading time). Only where that
+    generation ends on its own before the limit does the answer not show the limit, and then the
+    recorded arguments of the call decide."""
     value = session_plan["slider"]
     chatted.value("slider")
-    for call in _calls(chatted):
-        k, prompt = call["kwargs"], len(call["input_ids"] or [])
-        require(k.get("max_new_tokens") == value or k.get("max_length") == prompt + value,
-                f"滑块设为 {value}，generate 却收到 max_new_tokens={k.get('max_new_tokens')}、"
-                f"max_length={k.get('max_length')}。",
-                f"The slider was set to {value} but generate got max_new_tokens={k.get('max_new_tokens')}, "
-                f"max_length={k.get('max_length')}.")
+    calls = _calls(chatted)
+    for n, question in enumerate(session_plan["questions"][:len(calls)]):
+        shown = _answer_after(_messages(chatted, f"turn{n}"), question)
+        ids = _replay_ids(calls, n, session_plan, judge, max_new_tokens=value)
+        k, prompt = calls[n]["kwargs"], len(calls[n]["input_ids"])
+        told = f"max_new_tokens={k.get('max_new_tokens')}、max_length={k.get('max_length')}"
+        if len(ids) < value:   # ended before the limit: the answer cannot show it
+            require(k.get("max_new_tokens") == value or k.get("max_length") == prompt + value,
+                    f"滑块设为 {value}，generate 却收到 {told}。",
+                    f"The slider was set to {value} but generate got {told.replace('、', ', ')}.")
+            continue
+        expected = judge[0].decode(ids, skip_special_tokens=True)
+        require(shown.strip() == expected.strip(),
+                f"滑块设为 {value}，第 {n + 1} 轮的回答却不是 {value} 个新 token 的生成结果（generate 收到 {told}）。",
+                f"The slider was set to {value}, but turn {n + 1}'s answer is not the generation of {value} new "
+                f"tokens (generate got {told.replace('、', ', ')}).",
+                expected=expected[:200], actual=shown[:200])
