@@ -16,7 +16,8 @@ KEYS = {"writes", "assignment", "base", "score", "failed", "why", "drop", "adapt
 # adaptation key -> text of the sentence course_env.py / hooks/sitecustomize.py write for it
 ADAPTED = {"cuda": "'cuda' devices", "device_map": "device_map=", "dtype": "half-precision",
            "mixed_precision": "trains in float32",
-           "model_cache": "the grader's cache", "ds_scheduler": "DeepSpeed scheduler", "pin_memory": "pin_memory"}
+           "model_cache": "the grader's cache", "ds_scheduler": "DeepSpeed scheduler", "pin_memory": "pin_memory",
+           "server_host": "is served on loopback", "server_port": "the server listens on"}
 
 
 def _entries():

@@ -2,7 +2,9 @@
 servers that raise, hang while answering or never start listening."""
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -125,3 +127,33 @@ def test_server_that_breaks_after_its_first_answer(tmp_path):
     assert "HTTP 500" in output and "NameError" in output, output
     assert checks["test_history_reaches_prompt"].status == "skipped"   # the same root, reported once
     assert result.score == 70
+
+
+# where there is no network namespace (the container mode, as root in CI) two gradings at once would
+# both want the port the code names; with one (bubblewrap) each has its own loopback
+@pytest.mark.parametrize("mode", ["container"] if os.geteuid() == 0 else ["bubblewrap-userns"])
+def test_two_servers_on_one_fixed_address_and_port_graded_at_once(mode, tmp_path, monkeypatch):
+    """The course's fixed address and port (uvicorn.run(app, host='172.17.1.189', port=6006)) in two
+    submissions graded at the same moment: both full marks, each served on loopback, and the port
+    change, where the mode makes one, listed as an adaptation."""
+    monkeypatch.setenv("GRADER_SANDBOX", mode)
+    fixed = [("api.py", "uvicorn.run(app, host='0.0.0.0', port=6006, workers=1)",
+              "uvicorn.run(app, host='172.17.1.189', port=6006, workers=1)")]
+    with ThreadPoolExecutor(2) as pool:
+        graded = list(pool.map(lambda name: grade(make_submission(tmp_path / name, assignment=API, patches=fixed),
+                                                  tmp_path / f"out-{name}", API), ["first", "second"]))
+    for result, checks in graded:
+        assert result.score == 100, summary(checks)
+        adapted = " ".join(result.assignments[0].adaptations)
+        assert "172.17.1.189 is served on loopback" in adapted, adapted
+        assert ("the server listens on this grading's own port" in adapted) == (mode == "container"), adapted
+
+
+def test_a_port_that_cannot_be_bound_is_replaced_by_a_free_one(tmp_path):
+    """Port 80 needs privileges the student code never has in the sandbox (uid 65534, no
+    capabilities): uvicorn would exit on the bind; the server gets a free port, and the report says so."""
+    result, checks = grade_api(tmp_path, "port80", patches=[
+        ("api.py", "uvicorn.run(app, host='0.0.0.0', port=6006, workers=1)", "uvicorn.run(app, host='0.0.0.0', port=80)")])
+    assert result.score == 100, summary(checks)
+    adapted = " ".join(result.assignments[0].adaptations)
+    assert "the server listens on" in adapted and "loopback" not in adapted, adapted

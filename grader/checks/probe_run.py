@@ -16,7 +16,7 @@ from grader.sandbox import Sandbox, SandboxResult
 MAX_RESULT_BYTES = 64 * 1024 * 1024
 # what hooks/course_env.py may say it adapted (anything else a run claims is not shown)
 ADAPTATION_KEYS = ("cuda", "device_map", "dtype", "mixed_precision", "model_cache", "ds_scheduler", "pin_memory",
-                   "course_path", "master_port", "server_port")
+                   "course_path", "master_port", "server_host", "server_port")
 RUNS = pytest.StashKey[list]()   # every run of this grading session, for the report's adaptations
 
 

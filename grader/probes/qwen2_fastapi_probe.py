@@ -116,6 +116,7 @@ def watch_uvicorn(server: dict, ready: threading.Event, log: ServerLog) -> None:
             server["one_process"] = True
         config_init(self, app, *args, **kwargs)
         server["configured"] = {"host": self.host, "port": self.port}
+        on_loopback(self)
         own_port(self)
         logging.getLogger("uvicorn.error").addHandler(log)   # after uvicorn's own logging set-up
 
@@ -130,15 +131,47 @@ def watch_uvicorn(server: dict, ready: threading.Event, log: ServerLog) -> None:
     uvicorn.Server.startup = started
 
 
+# the addresses that mean "this machine" as the course writes them: served on loopback as they are
+LOCAL_HOSTS = {"", "0.0.0.0", "::", "127.0.0.1", "::1", "localhost"}
+
+
+def on_loopback(config) -> None:
+    """Every server listens on loopback, whatever address the code names: the tutorial's 0.0.0.0,
+    the container's own address it was written on (AutoDL's 172.17.x.x), a LAN address, a host
+    name. None of those exists in the sandbox (uvicorn would exit on the bind), and the grader
+    never listens on the machine's real addresses: only the probe's client connects, on loopback."""
+    from hooks import course_env
+    host = str(config.host or "")
+    config.host = "127.0.0.1"
+    if host not in LOCAL_HOSTS:
+        course_env.record("server_host", f"服务地址 {host[:60]} 换成本机回环地址 127.0.0.1（评分时只有它）",
+                          f"the server's address {host[:60]} is served on loopback, 127.0.0.1 (the only one "
+                          f"there is while grading)")
+
+
 def own_port(config) -> None:
     """Without a network namespace (GRADER_PORTS), the port the code asks for (the course's 6006)
-    could be taken by another grading at the same time: the server takes this run's own."""
+    could be taken by another grading at the same time: the server takes this run's own. With one,
+    the port asked for is kept where it can be bound, else (a port below 1024, one the code itself
+    holds) a free one is taken."""
+    import socket
+
     from hooks import course_env
     ports = course_env.own_ports()
     if len(ports) > 1 and config.port != ports[1]:
         config.port = ports[1]
         course_env.record("server_port", "服务端口换成本次评分专用的端口（此沙箱模式没有独立网络）",
                           "the server listens on this grading's own port (this sandbox mode has no network namespace)")
+        return
+    with socket.socket() as probe:
+        try:
+            probe.bind((config.host, int(config.port)))
+            return
+        except (OSError, OverflowError, TypeError, ValueError):
+            probe.bind((config.host, 0))
+            asked, config.port = config.port, probe.getsockname()[1]
+    course_env.record("server_port", f"端口 {str(asked)[:20]} 无法使用，服务换到空闲端口 {config.port}",
+                      f"port {str(asked)[:20]} cannot be bound here: the server listens on free port {config.port}")
 
 
 def client_address(host: str) -> str:
