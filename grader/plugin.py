@@ -116,6 +116,12 @@ def record_probe(mode: str, started: float, ended: float, steps: dict, peak_byte
         {"mode": mode, "start": started, "end": ended, "steps": seconds, "peak_bytes": peak_bytes})
 
 
+def record_measure(name: str, **values) -> None:
+    """A figure a check measured on its way to a verdict (the judge's losses, the rule it held them
+    to), for benchmarks/learning_margin.py: how far a submission passes or misses a rule. Never graded."""
+    stash(TIMELINE, {"probes": []}).setdefault("measured", {})[name] = values
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("grader")
     group.addoption("--submission", help="the student's assignment folder (it may be missing)")

@@ -161,7 +161,8 @@ def breakdown(timeline: dict, launched: float, ended: float) -> dict:
                      for p in runs), default=0)
     return {"total": ended - launched, "startup": configured - launched, "student": student,
             "judge": finished - configured - student, "teardown": ended - finished, "probes": probes,
-            "peak_bytes": (timeline.get("judge_peak_bytes") or 0) + sandboxes}
+            "peak_bytes": (timeline.get("judge_peak_bytes") or 0) + sandboxes,
+            "measured": timeline.get("measured", {})}
 
 
 def grade_submission(submission: Path, out_dir: Path, profile_name: str = "cpu",

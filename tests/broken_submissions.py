@@ -60,6 +60,9 @@ LORA_MORE_BROKEN = {
          "    model = get_peft_model(model, LoraConfig(task_type=TaskType.CAUSAL_LM, target_modules=[\"q_proj\", "
          "\"v_proj\"], r=4, lora_alpha=16, lora_dropout=0.1))")],
         {"test_lora_targets", "test_lora_hyperparameters"}),
+    # the grading run trains at the profile's own rate: the student's 0 is judged as what it declares
+    "zero_learning_rate": ("a learning rate of 0: nothing would ever be learned", [
+        ("train.py", "learning_rate=1e-4,", "learning_rate=0.0,")], {"test_training_args"}),
 }
 
 DS_OFFLOAD = '''        "offload_optimizer": {

@@ -20,7 +20,7 @@ import pytest
 from grader.checks import fresh_text
 from grader.checks.probe_run import run_probe
 from grader.checks.student_data import NUMBER, conforms
-from grader.plugin import require
+from grader.plugin import record_measure, require
 
 MATCH = 0.9           # similarity of an answer's start to the taught one (difflib ratio)
 LEARNED = 0.7         # the judge's loss with the student's weights must fall below this share of the base's
@@ -66,6 +66,7 @@ def judge_loss(model, examples) -> float:
 def require_learned(before: float, after: float, zh: str, en: str) -> None:
     """The judge's own loss (``before``: the base; ``after``: with the student's weights) falls (a real
     run ends far lower; untouched weights give the same loss). ``zh``/``en`` say what was measured."""
+    record_measure(en, before=before, after=after, ratio=after / before if before else None, rule=LEARNED)
     require(after < LEARNED * before, f"{zh}：训练前 {before:.3f}，训练后 {after:.3f}，没有明显下降。",
             f"{en}: {before:.3f} before training, {after:.3f} after: it did not fall enough.",
             expected=f"< {LEARNED * before:.3f}", actual=f"{after:.3f}")
@@ -79,6 +80,8 @@ def require_losses_fall(losses, where_zh: str = "", where_en: str = "") -> None:
     require(len(losses) >= 5, f"{where_zh}只记录到 {len(losses)} 个损失值：训练真的运行了吗？",
             f"{where_en}only {len(losses)} loss values were logged: did training really run?")
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    record_measure(f"{where_en}logged loss", first=first, last=last, ratio=last / first if first else None,
+                   rule=FALLS)
     require(last < FALLS * first, f"{where_zh}损失没有明显下降：开始 {first:.3f}，最后 {last:.3f}。",
             f"{where_en}the loss did not fall enough: {first:.3f} at the start, {last:.3f} at the end.",
             expected=f"< {FALLS * first:.3f}", actual=f"{last:.3f}")

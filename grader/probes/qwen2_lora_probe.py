@@ -2,10 +2,13 @@
 
 inspect: the records, process_func on the judge's fresh records with the real Qwen2 tokenizer,
          the LoraConfig and the TrainingArguments, as data.
-train:   the student's own train() under the grading profile's overrides, then the student's own
-         answer() to "你是谁？". The adapter stays in OUT/adapter for the judge to read as data.
+train:   the student's own train() under the grading profile's overrides, on a bounded sample of the
+         student's own records (every one that asks 你是谁？ kept), then the student's own answer() to
+         "你是谁？". The adapter stays in OUT/adapter for the judge to read as data.
 """
+import math
 import os
+import random
 import sys
 
 from _probe_common import (OUT, Recorder, adapt_to_course, encoding_as_data, finish, load_student_module, read_input,
@@ -43,6 +46,13 @@ def train(rec: Recorder, given: dict) -> None:
         return
     overrides = given["overrides"]
     args = _with_overrides(args, overrides)
+    rows = rec.step("sample", _bounded_records, mod, given)
+    if rows and args.max_steps <= 0:
+        # the same training for any instruction set: each distinct record is seen at least `exposures`
+        # times, so the tutorial's two records repeated a hundred times and a dozen 甄嬛 records
+        # each seen once per epoch learn alike
+        args.num_train_epochs = max(args.num_train_epochs,
+                                    math.ceil(given["exposures"] * rows["distinct"] / rows["rows"]))
 
     # No check that enable_input_require_grads() is called with gradient checkpointing: since
     # transformers 5 / peft 0.21 gradient_checkpointing_enable() and PEFT call it themselves.
@@ -57,6 +67,31 @@ def train(rec: Recorder, given: dict) -> None:
     calls = record_generate(given["seeds"])
     rec.step("answer", lambda: _text(infer.answer(model_dir, out_dir, given["question"])))
     rec.note("answer_generate_calls", calls)
+
+
+def _bounded_records(mod, given: dict):
+    """The student's build_records(), bounded: a list of at most ``sample_distinct`` distinct records
+    (and ``sample_rows`` rows) stays as it is; a longer one (the 甄嬛 dataset's 3,729) becomes every
+    distinct record that asks 你是谁？ plus others drawn with the judge's seed, up to that many, each
+    once. train() reads the sample through build_records(); what was sampled is recorded."""
+    rows = mod.build_records()
+    if not isinstance(rows, list) or not rows:
+        return None   # train() meets the same error or emptiness the checks of the records report
+    distinct = {}
+    for row in rows:
+        distinct.setdefault(repr(sorted(row.items())) if isinstance(row, dict) else repr(row), row)
+    sample = rows
+    if len(distinct) > given["sample_distinct"] or len(rows) > given["sample_rows"]:
+        asks = [r for r in distinct.values() if isinstance(r, dict)
+                and str(r.get("instruction", "")) + str(r.get("input", "")) == given["question"]]
+        others = [r for r in distinct.values() if not any(r is a for a in asks)]
+        room = max(given["sample_distinct"] - len(asks), 0)
+        drawn = random.Random(given["sample_seed"]).sample(others, min(room, len(others)))
+        chosen = asks[:given["sample_distinct"]] + drawn
+        order = {id(r): i for i, r in enumerate(distinct.values())}
+        sample = sorted(chosen, key=lambda r: order[id(r)])
+    mod.build_records = lambda: [dict(r) if isinstance(r, dict) else r for r in sample]
+    return {"rows": len(sample), "distinct": min(len(distinct), len(sample)), "of": len(rows), "records": sample[:64]}
 
 
 def _resolve_model(mod) -> str:

@@ -356,14 +356,15 @@ def test_engine_zero2_cpu_adam(launched):
                "trainer.save_model(output_dir) at the end.")
 def test_lora_training(launched, minicpm):
     facts = _rank(launched, "lora")
-    model_facts = facts.get("model") or {}
-    require(model_facts.get("peft") and 0 < model_facts.get("trainable", 0) < 0.2 * model_facts.get("total", 1),
-            f"LoRA 模式训练的不是 LoRA 模型：{model_facts}", f"LoRA mode did not train a LoRA model: {model_facts}")
-    require_losses_fall(facts.get("losses"), f"{MODES['lora']}：", "lora: ")
+    # the judge's own evidence first (the saved adapter, its own loss), then what the run logged
     tokenizer, load = minicpm
     examples = _examples(tokenizer)
     require_learned(judge_loss(load(), examples), judge_loss(_lora_model(launched, minicpm), examples),
                     "评分器算出的损失（基座 / 加上你的 adapter）", "The grader's own loss (base / with your adapter)")
+    model_facts = facts.get("model") or {}
+    require(model_facts.get("peft") and 0 < model_facts.get("trainable", 0) < 0.2 * model_facts.get("total", 1),
+            f"LoRA 模式训练的不是 LoRA 模型：{model_facts}", f"LoRA mode did not train a LoRA model: {model_facts}")
+    require_losses_fall(facts.get("losses"), f"{MODES['lora']}：", "lora: ")
 
 
 @check(5,
@@ -373,14 +374,14 @@ def test_lora_training(launched, minicpm):
        hint_en="Without --use_lora the model itself goes to the Trainer; trainer.save_model(output_dir) at the end.")
 def test_full_training(launched, minicpm):
     facts = _rank(launched, "full")
-    model_facts = facts.get("model") or {}
-    require(not model_facts.get("peft") and model_facts.get("trainable") == model_facts.get("total"),
-            f"全量模式没有训练全部权重：{model_facts}", f"Full mode did not train every weight: {model_facts}")
-    require_losses_fall(facts.get("losses"), f"{MODES['full']}：", "full: ")
     tokenizer, load = minicpm
     examples = _examples(tokenizer)
     require_learned(judge_loss(load(), examples), judge_loss(_full_model(launched, minicpm), examples),
                     "评分器算出的损失", "The grader's own loss")
+    model_facts = facts.get("model") or {}
+    require(not model_facts.get("peft") and model_facts.get("trainable") == model_facts.get("total"),
+            f"全量模式没有训练全部权重：{model_facts}", f"Full mode did not train every weight: {model_facts}")
+    require_losses_fall(facts.get("losses"), f"{MODES['full']}：", "full: ")
 
 
 def _check_answer(model, minicpm, inspected, mode: str) -> None:

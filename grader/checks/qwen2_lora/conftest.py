@@ -10,6 +10,15 @@ from grader.checks.finetune import fresh_records, start_probe_runs  # noqa: F401
 from grader.checks.probe_run import ProbeRun
 from grader.checks.qwen2_lora.fresh import QUESTION
 
+# The training run trains alike on any instruction set that teaches 你是谁？ (issue 28): a set of more
+# than SAMPLE_DISTINCT distinct records (or SAMPLE_ROWS rows) is sampled down to that many, every one
+# that asks 你是谁？ kept, and a run on the grading profile's epochs sees each distinct record at least
+# EXPOSURES times (the tutorial's two records x 100 x 10 epochs: 1000; on the stand-in a record seen
+# 63 times was not yet learned, 84 and 100 times was).
+SAMPLE_DISTINCT = 16
+SAMPLE_ROWS = 400
+EXPOSURES = 100
+
 
 @pytest.fixture(scope="session")
 def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, limits, overrides):
@@ -17,7 +26,9 @@ def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, lim
     yield from start_probe_runs(sandbox, assignment, assignment_dir, workdir, {
         "inspect": ({"fresh_records": fresh_records, "real_tokenizer": str(fixtures.path("qwen2-real-tokenizer"))},
                     limits["inspect"]),
-        "train": ({"overrides": overrides, "question": QUESTION, "seeds": [secrets.randbelow(2 ** 31)]},
+        "train": ({"overrides": overrides, "question": QUESTION, "seeds": [secrets.randbelow(2 ** 31)],
+                   "sample_distinct": SAMPLE_DISTINCT, "sample_rows": SAMPLE_ROWS, "exposures": EXPOSURES,
+                   "sample_seed": secrets.randbelow(2 ** 31)},
                   limits["train"]),
     }, workers=2)
 
