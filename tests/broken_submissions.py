@@ -10,29 +10,34 @@ MASK = '''    labels = [-100] * len(instruction["input_ids"]) + response["input_
 END_IDS = '''    input_ids = instruction["input_ids"] + response["input_ids"] + [tokenizer.pad_token_id]'''
 TARGETS = '''target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],'''
 
+# A bug the quick inspection judges (the records, process_func, the TrainingArguments) is the same
+# with or without training: its broken submission's train() also stops at once, which spares CI a
+# training run (~40 s) and costs the training's checks too (tests/test_grading.py adds them).
+NO_TRAIN = ("train.py", "    args = args or build_training_args(output_dir)\n",
+            "    raise RuntimeError('不训练 / no training: this broken submission is about the data')\n")
 BROKEN = {
     # check name: (description, patches)
     "test_records": ("no record teaches 你是谁？", [
-        ("train.py", '"instruction": "你是谁？"', '"instruction": "你叫什么名字？"')]),
+        ("train.py", '"instruction": "你是谁？"', '"instruction": "你叫什么名字？"'), NO_TRAIN]),
     "test_prompt_ids": ("the user turn drops the input field", [
-        ("train.py", PROMPT, PROMPT.replace(" + example['input']", ""))]),
+        ("train.py", PROMPT, PROMPT.replace(" + example['input']", "")), NO_TRAIN]),
     "test_end_token": ("no end token after the response", [
         ("train.py", END_IDS, END_IDS.replace(" + [tokenizer.pad_token_id]", "")),
         ("train.py", MASK, MASK.replace(" + [tokenizer.pad_token_id]", "")),
-        ("train.py", 'response["attention_mask"] + [1]', 'response["attention_mask"]')]),
+        ("train.py", 'response["attention_mask"] + [1]', 'response["attention_mask"]'), NO_TRAIN]),
     "test_label_mask": ("mask offset by one: the last prompt token is learned", [
         ("train.py", MASK, '''    labels = ([-100] * (len(instruction["input_ids"]) - 1) + instruction["input_ids"][-1:]
-              + response["input_ids"] + [tokenizer.pad_token_id])''')]),
+              + response["input_ids"] + [tokenizer.pad_token_id])'''), NO_TRAIN]),
     "test_attention_mask": ("the end token is not attended", [
-        ("train.py", 'response["attention_mask"] + [1]', 'response["attention_mask"] + [0]')]),
+        ("train.py", 'response["attention_mask"] + [1]', 'response["attention_mask"] + [0]'), NO_TRAIN]),
     "test_truncation": ("no truncation at MAX_LENGTH", [
-        ("train.py", "    if len(input_ids) > MAX_LENGTH:", "    if False:")]),
+        ("train.py", "    if len(input_ids) > MAX_LENGTH:", "    if False:"), NO_TRAIN]),
     "test_lora_targets": ("LoRA only on q_proj and v_proj", [
         ("train.py", TARGETS, 'target_modules=["q_proj", "v_proj"],')]),
     "test_lora_hyperparameters": ("wrong lora_alpha", [
         ("train.py", "lora_alpha=32,", "lora_alpha=16,")]),
     "test_training_args": ("a learning rate of 1.0", [
-        ("train.py", "learning_rate=1e-4,", "learning_rate=1.0,")]),
+        ("train.py", "learning_rate=1e-4,", "learning_rate=1.0,"), NO_TRAIN]),
     "test_training_loss_falls": ("no training: trainer.train() is never called", [
         ("train.py", "    trainer.train()\n", "")]),
     "test_adapter_saved": ("the adapter is never saved", [
@@ -52,7 +57,7 @@ BROKEN = {
 # minicpm_deepspeed: name -> (description, patches, the checks it must fail). Several checks can
 # rightly fail for one bug here (a ZeRO-3 config fails the config check and the engine check).
 DS_STAGE = '"stage": 2,'
-# bugs that fail a set of checks on the judge's own evidence: (description, patches, the checks lost)
+# more bugs, each failing a set of checks: (description, patches, the checks lost)
 LORA_MORE_BROKEN = {
     # build_lora_config() is right, so the claim alone would pass: the adapter's files say otherwise
     "train_trains_another_lora_config": ("train() builds its own LoraConfig (q_proj and v_proj, r=4, alpha 16)", [
@@ -62,7 +67,7 @@ LORA_MORE_BROKEN = {
         {"test_lora_targets", "test_lora_hyperparameters"}),
     # the grading run trains at the profile's own rate: the student's 0 is judged as what it declares
     "zero_learning_rate": ("a learning rate of 0: nothing would ever be learned", [
-        ("train.py", "learning_rate=1e-4,", "learning_rate=0.0,")], {"test_training_args"}),
+        ("train.py", "learning_rate=1e-4,", "learning_rate=0.0,"), NO_TRAIN], {"test_training_args"}),
 }
 
 DS_OFFLOAD = '''        "offload_optimizer": {
