@@ -8,8 +8,8 @@ hog the cores, several rounds, and count the checks whose verdict differs from t
 Each round is one `grader run CLASS --out DIR --force` (the class run: default workers, each sandbox's
 share of the cores). Expected: the reference passes every check; an honest entry passes every check but
 the ones its entry.toml lists as `failed`. A grader error (status "error") counts as a change. Prints the
-gradings (a grading: one student's assignment, graded once), each check's changes and the total. The goal (issue 24): 0
-changes in 100 gradings.
+gradings (a grading: one student's assignment, graded once), each check's changes and the total. The
+goal (issue 24): 0 changes in 100 gradings.
 """
 from __future__ import annotations
 
@@ -102,7 +102,8 @@ def main() -> None:
     finally:
         for p in hogs:
             p.kill()
-    print(f"gradings: {gradings} (one student's assignment, graded once; assignments {', '.join(assignments)}; hog {args.hog})")
+    print(f"gradings: {gradings} (one student's assignment, graded once; assignments {', '.join(assignments)}; "
+          f"hog {args.hog})")
     for check in sorted(checks):
         print(f"  {check}: {changes[check]} changed of {checks[check]}")
     print(f"changed verdicts: {sum(changes.values())} of {sum(checks.values())}")

@@ -67,6 +67,13 @@ class ProbeRun:
                  f"write over the grader's result file?).")
         return value
 
+    def optional(self, step: str, shape=object):
+        """The step's value where the step ran and the value has ``shape``, else None: evidence a
+        check can do without (it falls back to its own), so nothing is failed or skipped for it."""
+        entry = self.steps.get(step)
+        value = entry.get("value") if entry is not None and entry.get("ok") else None
+        return value if conforms(value, shape) else None
+
     def _tail(self) -> str:
         return self.result.output[-1500:] or "(没有输出 / no output)"
 

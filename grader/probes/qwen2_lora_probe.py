@@ -80,18 +80,17 @@ def _bounded_records(mod, given: dict):
     distinct = {}
     for row in rows:
         distinct.setdefault(repr(sorted(row.items())) if isinstance(row, dict) else repr(row), row)
+    records, most = list(distinct.values()), given["sample_distinct"]
     sample = rows
-    if len(distinct) > given["sample_distinct"] or len(rows) > given["sample_rows"]:
-        asks = [r for r in distinct.values() if isinstance(r, dict)
-                and str(r.get("instruction", "")) + str(r.get("input", "")) == given["question"]]
-        others = [r for r in distinct.values() if not any(r is a for a in asks)]
-        room = max(given["sample_distinct"] - len(asks), 0)
-        drawn = random.Random(given["sample_seed"]).sample(others, min(room, len(others)))
-        chosen = asks[:given["sample_distinct"]] + drawn
-        order = {id(r): i for i, r in enumerate(distinct.values())}
-        sample = sorted(chosen, key=lambda r: order[id(r)])
+    if len(records) > most or len(rows) > given["sample_rows"]:
+        asks = [i for i, r in enumerate(records) if isinstance(r, dict)
+                and str(r.get("instruction", "")) + str(r.get("input", "")) == given["question"]][:most]
+        others = sorted(set(range(len(records))) - set(asks))
+        drawn = random.Random(given["sample_seed"]).sample(others, min(most - len(asks), len(others)))
+        sample = [records[i] for i in sorted(asks + drawn)]   # each once, in the student's order
     mod.build_records = lambda: [dict(r) if isinstance(r, dict) else r for r in sample]
-    return {"rows": len(sample), "distinct": min(len(distinct), len(sample)), "of": len(rows), "records": sample[:64]}
+    return {"rows": len(sample), "distinct": len(records) if sample is rows else len(sample), "of": len(rows),
+            "records": sample[:64]}
 
 
 def _resolve_model(mod) -> str:

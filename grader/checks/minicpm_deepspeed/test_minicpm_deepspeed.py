@@ -98,9 +98,9 @@ def _question_ids(inspected, tokenizer) -> list[int]:
     """The prompt for 你是谁？ as the student's process_func writes it (the format their weights were
     taught), or the course's own when process_func gave nothing usable. Only generated tokens count."""
     prompt, response, _end = fresh.expected_parts(tokenizer, fresh.identity_record())
-    entry = inspected.steps.get("identity") or {}
-    ids = (entry.get("value") or {}).get("input_ids") if entry.get("ok") else None
-    if not (isinstance(ids, list) and all(isinstance(i, int) and 0 <= i < len(tokenizer) for i in ids)):
+    encoding = inspected.optional("identity", {"input_ids": [int]})
+    ids = encoding["input_ids"] if encoding else None
+    if not (ids is not None and all(0 <= i < len(tokenizer) for i in ids)):
         return prompt
     start = prompt_len(ids, response, -1)
     return ids[:start] if 0 < start <= 256 else prompt

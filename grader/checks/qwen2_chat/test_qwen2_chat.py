@@ -40,21 +40,21 @@ def _answer_after(messages: list[dict], question: str) -> str:
             f"The user's message {question!r} is not on the page: show it and add it to the history.")
 
 
-_REPLAYS: dict[tuple, list[int]] = {}   # (call, max_new_tokens) -> the judge's new ids (one grading per process)
+_REPLAYS: dict[tuple, list[int]] = {}   # (call, its arguments) -> the judge's new ids (one grading per process)
 
 
 def _replay_ids(calls: list, n: int, plan: dict, judge, max_new_tokens: int | None = None) -> list[int]:
     """The judge's own generation for recorded call ``n``: its prompt ids, dtype and arguments, with
     the seed the judge chose for it (whatever the record says) and, if given, the judge's own
-    answer length in place of the student's."""
-    key = (n, max_new_tokens)
+    answer length in place of the student's. A call whose arguments already are those is generated once."""
+    tokenizer, evaluator = judge
+    call = checked_call(calls[n], tokenizer)
+    kwargs = dict(call["kwargs"])
+    if max_new_tokens is not None:
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("max_new_tokens", "max_length")}
+        kwargs["max_new_tokens"] = max_new_tokens
+    key = (n, tuple(sorted(kwargs.items())))
     if key not in _REPLAYS:
-        tokenizer, evaluator = judge
-        call = checked_call(calls[n], tokenizer)
-        kwargs = dict(call["kwargs"])
-        if max_new_tokens is not None:
-            kwargs = {k: v for k, v in kwargs.items() if k not in ("max_new_tokens", "max_length")}
-            kwargs["max_new_tokens"] = max_new_tokens
         seeds = plan["seeds"]
         _REPLAYS[key] = replay_ids({**call, "kwargs": kwargs, "seed": seeds[n % len(seeds)]}, evaluator)
     return _REPLAYS[key]

@@ -263,10 +263,9 @@ def test_lora_hyperparameters(inspected, trained):
 def test_training_loss_falls(inspected, trained, judge):
     # The adapter is data: the judge measures the loss itself, on the records the run trained on (the
     # bounded sample of a long instruction set, else all of them); the logged curve is a claim.
-    trained.value("train", dict)
-    entry = trained.steps.get("sample")
-    sample = entry.get("value") if isinstance(entry, dict) and entry.get("ok") else None
-    records = _distinct_records(sample.get("records") if isinstance(sample, dict) else None)
+    losses = trained.value("train", dict).get("losses")
+    sample = trained.optional("sample", {"records": list})
+    records = _distinct_records(sample["records"] if sample else None)
     records = records or _distinct_records(inspected.value("records", list))
     require(records, "没有可用的训练记录。", "There are no usable training records.")
     tokenizer, evaluator = judge
@@ -275,7 +274,7 @@ def test_training_loss_falls(inspected, trained, judge):
     require_learned(evaluator.loss(examples), evaluator.loss(examples, adapter=_adapter(trained)),
                     "评分器在你的记录上算出的损失（基座模型 / 加上你的 adapter）",
                     "The grader's own loss on your records (base model / with your adapter)")
-    require_losses_fall(trained.value("train", dict).get("losses"))
+    require_losses_fall(losses)
 
 
 @check(15,
