@@ -23,7 +23,8 @@ class AssignmentError(ValueError):
 
 @dataclass(frozen=True)
 class TimeLimit:
-    """One wall-clock limit of a probe run; GRADER_<NAME>_TIMEOUT_S overrides it through the run's
+    """One time limit of a probe run, on the run clock (grader/probes/run_clock.py: the time the run
+    waited for a CPU other programs held does not count); GRADER_<NAME>_TIMEOUT_S overrides it through the run's
     settings (grader/settings.py; names are shared: GRADER_INSPECT_TIMEOUT_S sets every assignment's "inspect")."""
     seconds: float
     per_en: str = ""       # what one limit covers, for the report: "a launch"
@@ -84,8 +85,10 @@ class Assignment:
         return sum(limits[n] * limit.runs for n, limit in self.time_limits.items())
 
     def budget_s(self, profile: str = "cpu") -> float:
-        """The longest one grading of this assignment may take (every limit spent, plus set-up)."""
-        return self.limits_s(profile) + 600
+        """The longest one grading of this assignment may take: every limit spent, on a machine so busy
+        that each run reached its wall-clock backstop (grader/probes/run_clock.py), plus set-up."""
+        from grader.probes.run_clock import BACKSTOP
+        return BACKSTOP * self.limits_s(profile) + 600
 
     def gradescope_minutes(self) -> int:
         """The autograder timeout for the cpu profile: every limit spent one after another, and two

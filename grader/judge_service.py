@@ -85,15 +85,25 @@ class Evaluator:
         import torch
         self.requests += 1
         from grader.plugin import fail
-        started = time.monotonic()
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        from grader.probes.run_clock import RunClock
+        # the limit is on the run clock of this thread: the time it waited for a CPU does not count
+        clock = RunClock(thread=threading.get_native_id())
+
+        class WithinLimit(StoppingCriteria):   # generate stops itself at the limit: no request holds a shared judge
+            def __call__(self, input_ids, scores, **_):
+                return torch.full((input_ids.shape[0],), clock.over(limit), device=input_ids.device, dtype=torch.bool)
+
+        limit = self.request_s
         with self.model(adapter, dtype) as model, torch.no_grad():
             ids = torch.tensor([input_ids], device=model.device)
             torch.set_num_threads(1)   # the same arithmetic as the recorded run, so the same samples
             if seed is not None:
                 torch.manual_seed(seed)
-            # max_time: generate stops itself at the limit, so no request holds a shared judge
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_time=self.request_s, **kwargs)
-        if time.monotonic() - started >= self.request_s:
+            out = model.generate(ids, attention_mask=torch.ones_like(ids),
+                                 stopping_criteria=StoppingCriteriaList([WithinLimit()]), **kwargs)
+        if clock.over(limit):
             fail(f"评分器重放这次生成超过了 {self.request_s:g} 秒的限制：请用课程的生成长度（max_new_tokens=512）。",
                  f"The judge's replay of this generation ran past its limit of {self.request_s:g} s: use the "
                  f"course's generation length (max_new_tokens=512).")

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.gpu import CONTROL_NODES
+from grader.probes.run_clock import RunClock, spent
 
 if TYPE_CHECKING:
     from grader.gpu import Gpu
@@ -101,6 +102,8 @@ def default_memory(cap: int = 8 * 1024 ** 3) -> int:
 class Limits:
     """What one sandboxed run may use. Each limit uses a mechanism that a torch run survives
     (no RLIMIT_AS: torch reserves far more address space than it uses; see benchmarks/sandbox_cost.py)."""
+    # seconds of running (grader/probes/run_clock.py: wall-clock time less the time the run waited for
+    # a CPU others held, so a busy machine does not end a correct run), and BACKSTOP times it of wall-clock time
     wall_s: float = 300.0
     max_output_bytes: int = 256 * 1024      # what is kept of stdout+stderr
     max_file_bytes: int = 2 * 1024 ** 3     # RLIMIT_FSIZE: no single file larger
@@ -299,6 +302,7 @@ class SandboxResult:
     process_limit_hit: bool = False
     disk_full: bool = False
     peak_memory_bytes: int | None = None   # the memory cgroup's high-water mark, where there is one
+    ran_s: float | None = None  # the time it ran on the run clock: wall_s less its wait for a CPU others held
 
     @property
     def problem(self) -> str | None:
@@ -314,8 +318,8 @@ class SandboxResult:
             return (f"超出磁盘限制 {mib} MiB / {self.limits.max_files} 个文件 / disk limit {mib} MiB / "
                     f"{self.limits.max_files} files exceeded")
         if self.timed_out:
-            return (f"超时：运行超过 {self.limits.wall_s:.0f} 秒被终止（死循环或卡住了吗？） / "
-                    f"time limit: killed after {self.limits.wall_s:.0f} s (an infinite loop or a hang?)")
+            zh, en = spent(self.limits.wall_s, self.wall_s, self.ran_s or self.wall_s)
+            return f"超时：运行超过 {zh}被终止（死循环或卡住了吗？） / time limit: killed after {en} (an infinite loop or a hang?)"
         if self.returncode is not None and self.returncode < 0:
             sig = -self.returncode
             name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
@@ -664,6 +668,7 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path, watch: l
     started = time.monotonic()
     proc = subprocess.Popen(argv, env=env or None, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=set_limits)
+    clock = RunClock(proc.pid)   # the time limit counts running, not waiting for a CPU others held
     kept = bytearray()
     dropped = [0]
 
@@ -682,10 +687,10 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path, watch: l
         # burn the cores until the time limit, and the report says which limit it hit either way
         while not cgroups.hit("pids"):
             try:
-                proc.wait(timeout=min(0.5, max(0.0, started + limits.wall_s - time.monotonic())))
+                proc.wait(timeout=0.5)
                 break
             except subprocess.TimeoutExpired:
-                if time.monotonic() >= started + limits.wall_s:
+                if clock.over(limits.wall_s):
                     timed_out = True
                     break
                 if watch and time.monotonic() >= next_disk_check:
@@ -706,7 +711,7 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path, watch: l
     oom, forks_refused, peak = cgroups.hit("memory"), cgroups.hit("pids"), cgroups.peak_memory()
     cgroups.remove()
     return SandboxResult(returncode=None if timed_out else proc.returncode, output=text,
-                         timed_out=timed_out, wall_s=time.monotonic() - started,
+                         timed_out=timed_out, wall_s=time.monotonic() - started, ran_s=clock.elapsed(),
                          output_truncated=bool(dropped[0]), out_dir=out, limits=limits, oom_killed=oom,
                          process_limit_hit=forks_refused, peak_memory_bytes=peak, disk_full=over_disk)
 

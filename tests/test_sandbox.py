@@ -3,6 +3,9 @@ cannot outlive its time limit, and cannot flood the judge with output."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pytest
 
 from fixtures import fixtures_dir
 from grader.profiles import REPO
+from grader.probes.run_clock import BACKSTOP
 from grader.sandbox import Limits, Cgroups, Sandbox, detect_mode
 
 needs_bwrap = pytest.mark.skipif(detect_mode() == "process", reason="bubblewrap is not installed")
@@ -17,7 +21,7 @@ needs_bwrap = pytest.mark.skipif(detect_mode() == "process", reason="bubblewrap 
 
 def run_code(tmp_path: Path, code: str, wall_s: float = 60, **limits):
     sub = tmp_path / "sub"
-    sub.mkdir(exist_ok=True)
+    sub.mkdir(parents=True, exist_ok=True)
     (sub / "payload.py").write_text(code)
     sandbox = Sandbox(ro_paths=[fixtures_dir()], env={})
     work = tmp_path / "work"
@@ -85,6 +89,31 @@ while True:
     assert time.monotonic() - started < 15
     time.sleep(5)
     assert not marker.exists() or detect_mode() == "process"
+
+
+CPU = min(os.sched_getaffinity(0))
+SPIN = f"import os, time\nos.sched_setaffinity(0, {{{CPU}}})\nt = time.process_time()\nwhile time.process_time() - t < %s: pass\n"
+
+
+def test_the_time_a_run_waits_for_a_cpu_others_hold_does_not_count(tmp_path):
+    """The run clock (grader/probes/run_clock.py): a run that needs 1.5 s of CPU, on one core where three
+    other programs spin, takes about 6 s and still ends well within a 3 s limit; on that core an endless
+    loop is still ended (at the wall-clock backstop) and a hang at its limit, as on a quiet machine."""
+    # each in a session of its own, as the run is: the kernel's autogroups share a core between sessions
+    hogs = [subprocess.Popen([sys.executable, "-c", SPIN % 10_000], start_new_session=True) for _ in range(3)]
+    try:
+        done = run_code(tmp_path / "done", SPIN % 1.5 + "print('done')", wall_s=3)
+        assert not done.timed_out and "done" in done.output, done.output
+        assert done.wall_s > 3, f"the hogs did not slow it ({done.wall_s:.1f} s): the test shows nothing"
+        loop = run_code(tmp_path / "loop", SPIN % 10_000, wall_s=2)
+        assert loop.timed_out and loop.wall_s < BACKSTOP * 2 + 5, loop.wall_s
+        assert "wall-clock" in loop.problem and "CPU" in loop.problem, loop.problem
+        hang = run_code(tmp_path / "hang", "import time\ntime.sleep(10_000)\n", wall_s=2)
+        assert hang.timed_out and hang.wall_s < 5, hang.wall_s
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
 
 
 def test_output_is_capped(tmp_path):

@@ -21,6 +21,7 @@ from pathlib import Path
 from _probe_common import (OUT, SUBMISSION, Recorder, adapt_to_course, check_source, encoding_as_data, finish,
                            load_student_module, read_input)
 from notebooks import use_notebooks
+from run_clock import RunClock
 
 HOOK = Path(__file__).resolve().parent / "hooks"
 OUTPUT_TAIL = 6000
@@ -100,14 +101,16 @@ def _writable_ops_cache(prebuilt: str | None) -> str:
 
 def _run(argv: list[str], env: dict, log: Path, timeout_s: float) -> tuple[int | None, str]:
     """Run train.sh in its own process group, its output to a file (a rank that outlives it cannot
-    hold a pipe open); on time-out kill the whole group, the launcher's ranks too, and say so."""
+    hold a pipe open); on time-out kill the whole group, the launcher's ranks too, and say so.
+    The limit is on the run clock: the time the launch waited for a CPU others held does not count."""
     with open(log, "wb") as sink:
         proc = subprocess.Popen(argv, cwd=SUBMISSION, env=env, stdin=subprocess.DEVNULL, stdout=sink,
                                 stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            code = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            code = None
+        clock, code = RunClock(proc.pid), None
+        while code is None and not clock.over(timeout_s):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = proc.wait(timeout=0.5)
+        spent_zh, spent_en = clock.spent(timeout_s)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -115,7 +118,7 @@ def _run(argv: list[str], env: dict, log: Path, timeout_s: float) -> tuple[int |
         handle.seek(max(0, log.stat().st_size - OUTPUT_TAIL))
         output = handle.read().decode("utf-8", errors="replace")
     if code is None:
-        output += f"\n[grader: train.sh 运行超过 {timeout_s:.0f} 秒被终止 / still running after {timeout_s:.0f} s: stopped]"
+        output += f"\n[grader: train.sh 运行超过 {spent_zh}被终止 / still running after {spent_en}: stopped]"
     return code, output
 
 

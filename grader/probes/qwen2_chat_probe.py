@@ -11,10 +11,13 @@ import threading
 
 from _probe_common import Recorder, adapt_to_course, check_source, finish, read_input, record_generate
 from notebooks import use_notebooks
+from run_clock import RunClock
 
 import torch  # noqa: E402  (before student code, so a shadow module cannot replace it)
 import transformers  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
+
+CLOCK = RunClock()   # the probe's turns count its running, not its wait for a CPU others held
 
 
 def instrument(seeds: list[int]) -> tuple[dict, list]:
@@ -52,18 +55,20 @@ def page(at) -> dict:
 
 
 def run_step(at, action, timeout):
-    """One AppTest run, bounded here too: AppTest's own timeout waits for a script that sleeps."""
+    """One AppTest run, bounded here too: AppTest's own timeout waits for a script that sleeps.
+    ``timeout`` is seconds of running: on a busy machine it waits longer, at the pace the probe has had."""
     outcome = {}
+    wait = CLOCK.stretched(timeout)
 
     def work():
         try:
-            action(at).run(timeout=timeout)
+            action(at).run(timeout=wait)
         except BaseException as exc:  # reported below, in the probe's own thread
             outcome["error"] = exc
 
     worker = threading.Thread(target=work, daemon=True)
     worker.start()
-    worker.join(timeout + 5)
+    worker.join(wait + 5)
     if worker.is_alive():
         raise TimeoutError(f"页面运行超过 {timeout:.0f} 秒没有结束（卡住了吗？） / "
                            f"the app run timed out after {timeout:.0f} s (does it hang?)")

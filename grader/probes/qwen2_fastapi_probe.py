@@ -20,6 +20,7 @@ import time
 from _probe_common import (Recorder, adapt_to_course, check_source, describe_error, finish, read_input,
                            record_generate)
 from notebooks import use_notebooks
+from run_clock import RunClock
 
 import torch  # noqa: E402  (before student code, so a shadow module cannot replace it)
 import transformers  # noqa: E402
@@ -27,7 +28,7 @@ import uvicorn  # noqa: E402
 
 PORT = 6006            # the course's port, where the grader serves an `app` nobody served
 MAX_BODY = 256 * 1024  # what is kept of a response body
-STARTED = time.monotonic()
+CLOCK = RunClock()     # the probe's limits count its running, not its wait for a CPU others held
 
 
 def instrument_loads(sent: dict) -> list:
@@ -230,10 +231,9 @@ def post_within(address: tuple[str, int], body: dict, timeout: float) -> dict:
 def ask(given: dict, rec: Recorder, sent: dict, loads: list, calls: list, server: dict, ready: threading.Event,
         main_done: threading.Event, log: ServerLog) -> None:
     """The client: wait for the server, send each request, record what came back."""
-    deadline = STARTED + given["serve_s"]
     while not ready.wait(0.2):   # until it listens, nothing will start it, or time is up
         nothing_will = main_done.is_set() and ("configured" not in server or "error" in server)
-        if nothing_will or time.monotonic() > deadline:
+        if nothing_will or CLOCK.over(given["serve_s"]):
             break
     if not ready.is_set():
         rec.fail("serve", not_serving(given, server, main_done, log))
@@ -242,16 +242,16 @@ def ask(given: dict, rec: Recorder, sent: dict, loads: list, calls: list, server
                        "one_process": server.get("one_process", False)})
     address = (client_address(server["listening"]["host"]), server["listening"]["port"])
     for i, body in enumerate(given["requests"]):
-        timeout = min(given["request_s"], deadline - time.monotonic())
+        limit = min(given["request_s"], given["serve_s"] - CLOCK.elapsed())   # seconds of running
         before = len(calls)
         sent["requests"] += 1
         log.errors = []
         try:
-            if timeout <= 0:
+            if limit <= 0 or CLOCK.over(given["serve_s"]):
                 raise TimeoutError
-            reply = post_within(address, body, timeout)
+            reply = post_within(address, body, CLOCK.stretched(limit))
         except (TimeoutError, OSError, http.client.HTTPException) as exc:
-            rec.fail(f"request{i}", request_error(i, exc, timeout, log))
+            rec.fail(f"request{i}", request_error(i, exc, limit, log))
             return   # a server that hung or died answers nothing more
         reply["calls"] = list(range(before, len(calls)))   # the generate calls made while it answered
         evidence(rec, loads, calls)
