@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,22 @@ MAX_RESULT_BYTES = 64 * 1024 * 1024
 ADAPTATION_KEYS = ("cuda", "device_map", "dtype", "mixed_precision", "model_cache", "ds_scheduler", "pin_memory",
                    "course_path", "master_port", "server_host", "server_port")
 RUNS = pytest.StashKey[list]()   # every run of this grading session, for the report's adaptations
+# what the probes' shared code records in every mode (grader/probes/_probe_common.py, notebooks.py);
+# the rest each assignment declares per mode (Assignment.steps)
+COMMON_STEPS = ("started", "finished", "adaptations", "notebooks")
+
+
+class UndeclaredStep(RuntimeError):
+    """A check read a step that its probe's mode does not declare (Assignment.steps): a misspelt name is
+    the grader's bug, an internal error, never a student's lost points (tests/test_probe_contract.py
+    finds it before any grading)."""
+
+
+def declares(steps, name: str) -> bool:
+    """Is ``name`` one of ``steps`` or the shared ones? "turn{i}" declares turn0, turn1, ..."""
+    return name in COMMON_STEPS or any(
+        name == step or ("{i}" in step and re.fullmatch(re.escape(step).replace(r"\{i\}", r"\d+"), name))
+        for step in steps)
 
 
 @dataclass
@@ -30,11 +47,24 @@ class ProbeRun:
     # that first meets it fails with it; later ones that need the same missing evidence are skipped,
     # naming that check. cause -> the check's title
     roots: dict = field(default_factory=dict)
+    declared: tuple[str, ...] = ()   # the steps its mode records (Assignment.steps)
+    mode: str = ""
+
+    def _declared(self, step: str) -> None:
+        if not declares(self.declared, step):
+            raise UndeclaredStep(f"the {self.mode!r} probe run records no step {step!r} (its declared steps: "
+                                 f"{', '.join(self.declared)}): a check reads a name its probe does not write")
+
+    def entry(self, step: str) -> dict | None:
+        """The step's raw record ({"ok": ..., "value"/"error": ...}), or None where it is missing."""
+        self._declared(step)
+        return self.steps.get(step)
 
     def value(self, step: str, shape=object):
         """The step's value, checked against ``shape`` (grader.checks.student_data.conforms): the
         probe's record is student data (the code could write any result.json), so one the judge
         could not compute with fails the check that reads it."""
+        self._declared(step)
         if self.missing_folder:
             fail(f"没有找到作业文件夹 {self.missing_folder}/：请按作业的目录结构提交。",
                  f"The assignment folder {self.missing_folder}/ is missing: submit it with the "
@@ -70,7 +100,7 @@ class ProbeRun:
     def optional(self, step: str, shape=object):
         """The step's value where the step ran and the value has ``shape``, else None: evidence a
         check can do without (it falls back to its own), so nothing is failed or skipped for it."""
-        entry = self.steps.get(step)
+        entry = self.entry(step)
         value = entry.get("value") if entry is not None and entry.get("ok") else None
         return value if conforms(value, shape) else None
 
@@ -83,13 +113,17 @@ def run_probe(sandbox: Sandbox, assignment: Assignment, mode: str, assignment_di
     """Write the judge's inputs, run the assignment's probe over a copy of the folder, parse its JSON
     claim. The probe also gets the declaration's `notebooks` (which files a notebook may stand in for).
     ``wall_s``: this run's time limit; the other limits are the sandbox's (the profile's)."""
+    if mode not in assignment.steps:
+        raise UndeclaredStep(f"{assignment.name} declares no probe mode {mode!r} (Assignment.steps: "
+                             f"{', '.join(assignment.steps)})")
+    declared = {"declared": assignment.steps[mode], "mode": mode}
     if not assignment_dir.is_dir():
-        return ProbeRun(result=None, steps={}, missing_folder=assignment_dir.name)
+        return ProbeRun(result=None, steps={}, missing_folder=assignment_dir.name, **declared)
     started = time.time()
     result = sandbox.run_probe(assignment.probe, [mode], assignment_dir, work,
                                limits=dataclasses.replace(sandbox.limits, wall_s=wall_s),
                                inputs={**given, "notebooks": assignment.notebooks})
-    run = ProbeRun(result=result, steps=_read_steps(result.out_dir / "result.json"))
+    run = ProbeRun(result=result, steps=_read_steps(result.out_dir / "result.json"), **declared)
     record_probe(mode, started, time.time(), run.steps, result.peak_memory_bytes)
     stash(RUNS, []).append(run)
     return run

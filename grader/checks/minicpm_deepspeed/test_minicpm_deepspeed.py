@@ -56,7 +56,7 @@ def _student_args(launched) -> dict:
     """The TrainingArguments the student's train.sh really gave (our hook saw them before the
     profile's overrides), else the tutorial's: explicit DeepSpeed values are held to these."""
     for mode in MODES:
-        facts = (launched[mode].steps.get("ranks") or {}).get("value") or {}
+        facts = (launched[mode].entry("ranks") or {}).get("value") or {}
         seen = (facts.get("ds-rank0") or {}).get("student_args") if isinstance(facts, dict) else None
         if isinstance(seen, dict) and all(conforms(seen.get(k), NUMBER) and 0 <= seen[k] <= 1e6 for k in TUTORIAL_ARGS):
             return {k: seen[k] for k in TUTORIAL_ARGS}

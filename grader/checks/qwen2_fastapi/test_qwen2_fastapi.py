@@ -43,7 +43,7 @@ def _answered(served, plan) -> list[tuple[int, dict, int | None]]:
     (that one is reported by the check of every request)."""
     calls, out = _calls(served), []
     for i in range(len(plan["requests"])):
-        entry = served.steps.get(f"request{i}")
+        entry = served.entry(f"request{i}")
         if not isinstance(entry, dict) or not entry.get("ok") or not isinstance(entry.get("value"), dict):
             break
         out.append((i, entry["value"], _answer_call(entry["value"], calls)))

@@ -1,0 +1,99 @@
+"""The contract between each probe and its checks (Assignment.steps): every step name a probe writes
+and every name a check reads is declared, and every declared one is written. Read from the sources,
+before any grading: a misspelt name is the grader's bug, caught here, never a student's lost points."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from grader import assignments
+from grader.checks.probe_run import COMMON_STEPS, ProbeRun, UndeclaredStep, declares
+from grader.sandbox import SandboxResult
+
+GRADER = Path(assignments.__file__).resolve().parent
+SHARED_PROBE_CODE = ("_probe_common.py", "notebooks.py")   # they write COMMON_STEPS, in every mode
+READS = {"value", "optional", "entry"}                       # ProbeRun's readers
+
+
+def _name(node: ast.AST) -> str | None:
+    """A literal step name; an f-string's fields become "{i}" (f"turn{i}" -> "turn{i}")."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{i}" for v in node.values)
+    return None
+
+
+def written(source: str) -> set[str]:
+    """The step names a probe's source records: rec.step/note/fail(NAME, ...) and
+    load_student_module(FILE, rec, NAME)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if (isinstance(func, ast.Attribute) and func.attr in {"step", "note", "fail"}
+                and isinstance(func.value, ast.Name) and func.value.id == "rec" and node.args):
+            found.add(_name(node.args[0]))
+        elif isinstance(func, ast.Name) and func.id == "load_student_module" and len(node.args) >= 3:
+            found.add(_name(node.args[2]))
+    return found - {None}
+
+
+def read(source: str) -> set[str]:
+    """The step names checks' source reads from a ProbeRun: X.value/optional/entry(NAME, ...)."""
+    return {_name(node.args[0]) for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in READS
+            and node.args} - {None}
+
+
+def _undeclared(names: set[str], declared: tuple[str, ...]) -> list[str]:
+    return sorted(n for n in names if n not in declared and not declares(declared, n.replace("{i}", "0")))
+
+
+def check_sources(name: str) -> list[Path]:
+    """An assignment's check modules and the shared ones they import (grader/checks/X.py)."""
+    own = sorted((GRADER / "checks" / name).glob("*.py"))
+    shared = {node.module.rsplit(".", 1)[1] for p in own for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+              if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("grader.checks.")
+              and node.module.count(".") == 2}
+    return own + [GRADER / "checks" / f"{module}.py" for module in sorted(shared)
+                  if (GRADER / "checks" / f"{module}.py").exists()]
+
+
+@pytest.mark.parametrize("name", assignments.names())
+def test_the_probe_writes_and_the_checks_read_only_declared_steps(name):
+    declared = assignments.get(name)
+    steps = tuple(sorted({s for mode in declared.steps.values() for s in mode}))
+    probe = written((GRADER / "probes" / declared.probe).read_text(encoding="utf-8"))
+    checks = set().union(*(read(p.read_text(encoding="utf-8")) for p in check_sources(name)))
+    assert not _undeclared(probe, steps), f"{declared.probe} writes undeclared steps (add them to {name}'s Assignment.steps)"
+    assert not _undeclared(checks, steps), f"{name}'s checks read steps no probe mode declares"
+    assert not set(steps) - probe, f"{name} declares steps its probe never writes: {sorted(set(steps) - probe)}"
+    assert not set(steps) & set(COMMON_STEPS), "the shared steps need no declaring"
+    if name in ("qwen2_lora", "minicpm_deepspeed"):   # the scan follows them into grader/checks/process_func.py
+        assert GRADER / "checks" / "process_func.py" in check_sources(name)
+
+
+def test_the_shared_probe_code_writes_only_the_shared_steps():
+    for filename in SHARED_PROBE_CODE:
+        names = written((GRADER / "probes" / filename).read_text(encoding="utf-8"))
+        assert names <= set(COMMON_STEPS), (filename, names - set(COMMON_STEPS))
+
+
+def test_a_misspelt_step_name_on_either_side_is_found():
+    declared = ("import_train", "process_func", "turn{i}")
+    probe = 'rec.step("procss_func", f)\nrec.fail(f"turn{i}", "x")\nload_student_module("train.py", rec, "import_tran")'
+    assert _undeclared(written(probe), declared) == ["import_tran", "procss_func"]
+    assert _undeclared(read('run.value("proces_func", dict)\nrun.optional(f"turn{n}")'), declared) == ["proces_func"]
+
+
+def test_a_check_reading_an_undeclared_step_is_the_graders_error_not_the_students():
+    result = SandboxResult(returncode=0, output="", timed_out=False, wall_s=1.0, output_truncated=False,
+                           out_dir=Path("."))
+    run = ProbeRun(result=result, steps={"turn0": {"ok": True, "value": 1}}, declared=("turn{i}",), mode="chat")
+    assert run.value("turn0") == 1 and run.entry("turn7") is None
+    with pytest.raises(UndeclaredStep, match="'turn'"):
+        run.value("turn")   # not CheckFailed: the plugin reports an internal error, the points are kept
