@@ -77,7 +77,7 @@ def judge(mode: str, out: Path) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from grader.checks.adapter_data import attach_lora, read_safetensors
+    from grader.judge.adapter_data import attach_lora, read_safetensors
     torch.set_num_threads(1)
     path = get_profile("cpu").model(MINICPM_ID)
     tokenizer = AutoTokenizer.from_pretrained(path, use_fast=False, trust_remote_code=True)

@@ -4,7 +4,7 @@ and print, for each, the losses the checks measured and the rule they were held 
 
     .venv/bin/python benchmarks/learning_margin.py [--assignment qwen2_lora] [--assignment minicpm_deepspeed]
 
-The rules (grader/checks/finetune.py): the judge's own loss with the student's weights must fall below
+The rules (grader/judge/finetune.py): the judge's own loss with the student's weights must fall below
 LEARNED x the base model's; the logged curve's last three values below FALLS x its first three. A ratio
 is measured / base; the margin is the rule minus the ratio (positive: passes, by that much; negative:
 misses). Graded one after another through the real runner, as tests/test_honest_corpus.py does.

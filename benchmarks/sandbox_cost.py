@@ -28,7 +28,8 @@ sys.path.insert(0, str(REPO))
 
 from fixtures import fixtures_dir  # noqa: E402
 from grader.profiles import get_profile  # noqa: E402
-from grader.sandbox import PROBES_DIR, Limits, Sandbox, detect_mode  # noqa: E402
+from grader.isolation import detect_mode  # noqa: E402
+from grader.sandbox import PROBES_DIR, Limits, Sandbox  # noqa: E402
 
 PROBES_PER_ASSIGNMENT = {"qwen2_lora": (2, 13), "qwen2_chat": (1, 6)}
 
@@ -65,7 +66,7 @@ def startup(repeat: int) -> None:
             subprocess.run(plain_cmd, cwd=sub, env={"GRADER_SUBMISSION": str(sub), "GRADER_OUT": str(tmp)},
                            check=True, capture_output=True)
 
-        sandbox = Sandbox(ro_paths=[fixtures_dir()], env={})
+        sandbox = Sandbox(ro_paths=[fixtures_dir()], env={}, mode=detect_mode())
         runs = iter(range(10 ** 6))
 
         def sandboxed():

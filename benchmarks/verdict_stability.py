@@ -88,7 +88,9 @@ def main() -> None:
                 for student, failing in expected.items():
                     graded = set()
                     for check, status in verdicts(out, student).items():
-                        if check.split("/")[0] not in assignments:
+                        # only what the student handed in: an honest entry holds one assignment, and the
+                        # class run grades the others as missing
+                        if check.split("/")[0] not in assignments or not (klass / student / check.split("/")[0]).is_dir():
                             continue
                         graded.add(check.split("/")[0])
                         checks[check] += 1

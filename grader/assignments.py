@@ -55,7 +55,7 @@ class Assignment:
     fixtures: tuple[str, ...]       # fixture recipes it needs under every profile (fixtures/recipes/<name>.py)
     time_limits: dict[str, TimeLimit]
     # the probe's contract: each mode (the probe's argument) and the steps it records, which are all
-    # its checks may read (grader/checks/probe_run.py; "turn{i}" stands for turn0, turn1, ...; the
+    # its checks may read (grader/judge/probe_run.py; "turn{i}" stands for turn0, turn1, ...; the
     # shared started/finished/adaptations/notebooks need no declaring). tests/test_probe_contract.py
     # fails on a name a probe writes or a check reads that is not declared here.
     steps: dict[str, tuple[str, ...]]

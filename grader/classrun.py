@@ -359,16 +359,35 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
 
     ``only``: regrade just these students; everyone else keeps their last grading as it is, so the
     dashboard, grades.csv and the similarity report stay whole."""
-    from grader.course import apply_adjustments, load_policy
-    from grader.runner import write_reports
+    from grader.course import load_policy
 
     from grader import assignments as registry
 
     assignments = assignments or registry.names()
     policy = load_policy(policy_path)
-    executor = executor or LocalExecutor(default_workers())
     stream = stream or sys.stderr
     students = find_students(folder)
+    _refuse_unknown_names(folder, students, only, policy, stream)
+    units = [Unit(student=s, out=out_dir / s.name, profile=profile_name, assignments=assignments,
+                  key=cache_key(s, profile_name, assignments, policy.text),
+                  policy_path=str(policy_path) if policy_path else None)
+             for s in students]
+    results, todo = _kept_results(units, only, force, policy, stream)
+    errors = _grade_units(todo, executor or LocalExecutor(default_workers()), results, len(units),
+                          profile_name, assignments, stream)
+    ordered = ClassResults(results[u.student.name] for u in units if u.student.name in results)
+    write_class_pages(ordered, out_dir, errors, students, assignments, grades_format, stream)
+    ordered.to_regrade = sorted(set(errors) | {r.student for r in ordered if r.needs_regrading})
+    if ordered.to_regrade:
+        names = ",".join(ordered.to_regrade)
+        print(f"grader errors, scored 0 until regraded (no fault of theirs): {', '.join(ordered.to_regrade)}; "
+              f"regrade them with --only {shlex.quote(names)} / 评分器内部错误，请用 --only 重新评分这些学生",
+              file=stream, flush=True)
+    return ordered
+
+
+def _refuse_unknown_names(folder: Path, students: list[Path], only: tuple[str, ...], policy, stream) -> None:
+    """--only must name student folders; course.toml's adjustments of nobody are only a warning."""
     unknown = sorted(set(only) - {s.name for s in students})
     if unknown:
         raise ClassRunError(f"--only names no student folder in {folder}: {', '.join(unknown)} "
@@ -377,10 +396,15 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
         if adjustment.student not in {s.name for s in students}:
             print(f"warning: course.toml adjusts {adjustment.student!r}, who has no folder in {folder} / "
                   f"人工调整的学生不存在", file=stream, flush=True)
-    units = [Unit(student=s, out=out_dir / s.name, profile=profile_name, assignments=assignments,
-                  key=cache_key(s, profile_name, assignments, policy.text),
-                  policy_path=str(policy_path) if policy_path else None)
-             for s in students]
+
+
+def _kept_results(units: list[Unit], only: tuple[str, ...], force: bool, policy,
+                  stream) -> tuple[dict[str, SubmissionResult], list[Unit]]:
+    """The results this run keeps (--only: everyone else's last grading; else the cache's, unless
+    --force), with course.toml's adjustments brought up to date, and the units left to grade."""
+    from grader.course import apply_adjustments
+    from grader.runner import write_reports
+
     results: dict[str, SubmissionResult] = {}
     todo, ungraded = [], []
     for unit in units:
@@ -404,11 +428,20 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
     if ungraded:
         print(f"not graded yet, left out of this run's pages: {', '.join(ungraded)} (run without --only to grade "
               f"them) / 这些学生尚未评分", file=stream, flush=True)
-    for name, result in results.items():   # adjustments are not in the cache key: bring them up to date
-        if apply_adjustments(result, policy):
-            write_reports(result, out_dir / name)
+    for unit in units:   # adjustments are not in the cache key: bring them up to date
+        result = results.get(unit.student.name)
+        if result is not None and apply_adjustments(result, policy):
+            write_reports(result, unit.out)
+    return results, todo
+
+
+def _grade_units(todo: list[Unit], executor, results: dict[str, SubmissionResult], total: int,
+                 profile_name: str, assignments: tuple[str, ...], stream) -> dict[str, str]:
+    """Grade ``todo`` on the executor (the longest first, the judges shared), adding each result to
+    ``results``; returns the grader's errors by student. A broken sandbox stops the run: the students
+    graded before it keep their results, so a rerun resumes after them."""
     errors: dict[str, str] = {}
-    progress = Progress(len(units), len(results), stream)
+    progress = Progress(total, len(results), stream)
     judges = shared_judges(profile_name, assignments) if todo and executor.name == "local" else None
     broken = None
     try:
@@ -433,18 +466,10 @@ def grade_class(folder: Path, out_dir: Path, profile_name: str = "cpu",
                       f"{stats['evaluations']} with a student's adapter / 基座模型加载 {stats['loads']} 次",
                       file=stream, flush=True)
             judges.close()
-    if broken is not None:   # the students graded so far keep their results: a rerun resumes after them
+    if broken is not None:
         raise ClassRunError(f"stopped, no student was scored by the broken sandbox: {broken} "
                             f"(graded before it: {len(results)}; they are kept and a rerun resumes)")
-    ordered = ClassResults(results[u.student.name] for u in units if u.student.name in results)
-    write_class_pages(ordered, out_dir, errors, students, assignments, grades_format, stream)
-    ordered.to_regrade = sorted(set(errors) | {r.student for r in ordered if r.needs_regrading})
-    if ordered.to_regrade:
-        names = ",".join(ordered.to_regrade)
-        print(f"grader errors, scored 0 until regraded (no fault of theirs): {', '.join(ordered.to_regrade)}; "
-              f"regrade them with --only {shlex.quote(names)} / 评分器内部错误，请用 --only 重新评分这些学生",
-              file=stream, flush=True)
-    return ordered
+    return errors
 
 
 class ClassResults(list):

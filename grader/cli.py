@@ -402,13 +402,18 @@ def profile_option(p, help_text: str = "grading profile (default: cpu)") -> None
     p.add_argument("--profile", default="cpu", choices=tuple(PROFILES), help=help_text)
 
 
-def main(argv=None) -> int:
-    from grader.results import GRADE_FORMATS   # light: `grader needs apt` runs before anything is installed
-    from grader.sandbox import MODES
-    from grader.settings import SettingsError, current, resolve
-
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Grade LLM course homework in a sandbox / 大模型课程作业自动评分")
     sub = parser.add_subparsers(dest="command", required=True)
+    _grading_commands(sub)
+    _course_tools(sub)
+    return parser
+
+
+def _grading_commands(sub) -> None:
+    """run, check, validate: the commands that grade."""
+    from grader.results import GRADE_FORMATS   # light: `grader needs apt` runs before anything is installed
+    from grader.sandbox import MODES
 
     def common(p, course=True):
         profile_option(p)
@@ -441,6 +446,12 @@ def main(argv=None) -> int:
     val = sub.add_parser("validate", help="course authors: reference full marks, stubs zero")
     common(val, course=False)
     val.set_defaults(func=cmd_validate)
+
+
+def _course_tools(sub) -> None:
+    """The staff's other commands: bundles, set-up, gradebooks, similarity, publishing."""
+    from grader.results import GRADE_FORMATS
+
     gs = sub.add_parser("gradescope-bundle", help="build a Gradescope autograder zip for one assignment")
     gs.add_argument("assignment_name", metavar="ASSIGNMENT")
     gs.add_argument("-o", "--output", default="autograder.zip")
@@ -481,7 +492,12 @@ def main(argv=None) -> int:
                      help="the Canvas assignment of one of ours (default: the one with its name)")
     pub.add_argument("--dry-run", action="store_true", help="match students and assignments, send nothing")
     pub.set_defaults(func=cmd_publish)
-    args = parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    from grader.settings import SettingsError, current, resolve
+
+    args = build_parser().parse_args(argv)
     try:
         current()   # a malformed GRADER_* number is named now, not inside a grading
     except SettingsError as exc:

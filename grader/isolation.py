@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import MODES, Limits, Sandbox, SandboxFailure, release_workdir
+from grader.sandbox import MODES, Limits, Sandbox, SandboxFailure, fix_for, release_workdir
 from grader.settings import Settings, current, resolve
 
 
@@ -71,28 +71,16 @@ def _missing_tools(mode: str) -> str:
     return ""
 
 
-def fix_for(mode: str, said: str) -> str:
-    """What the staff can do when ``mode`` does not work, from what it said."""
-    if "bwrap is not installed" in said:
-        return "install bubblewrap (apt-get install bubblewrap; dnf install bubblewrap)"
-    if "setpriv" in said:
-        return "install util-linux's setpriv (apt-get install util-linux)"
-    if "Landlock/seccomp" in said or "libseccomp" in said:
-        return "pip install py-landlock pyseccomp and apt-get install libseccomp2"
-    if mode in ("bubblewrap", "bubblewrap-userns") and ("namespace" in said or "Operation not permitted" in said
-                                                        or "setting up uid map" in said):
-        if os.geteuid() == 0:
-            return ("namespaces are refused here (an unprivileged container): the container mode grades instead, "
-                    "or start the container with --security-opt seccomp=unconfined --cap-add SYS_ADMIN "
-                    "(docker/podman) for bubblewrap")
-        return ("unprivileged user namespaces are off: sysctl -w kernel.unprivileged_userns_clone=1 (Debian), "
-                "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu 24.04+), or "
-                "sysctl -w user.max_user_namespaces=15000")
-    if mode == "container" and "landlock" in said.lower():
-        return "the kernel has no Landlock (5.13+ with lsm=landlock): boot it with Landlock, or use bubblewrap"
-    if mode == "container":
-        return "run the grader as root in the container (Gradescope and AutoDL do), or install bubblewrap"
-    return "see the error above; `grader doctor` checks every mode"
+def detect_mode() -> str:
+    """The sandbox mode of this grading: GRADER_SANDBOX where the run resolved it (or the user asked
+    for one by name), else the strongest that works here, probed once."""
+    return resolve_mode()
+
+
+def private_mounts_possible() -> bool:
+    """Can the runner give its pytest child a private mount namespace (so disk_capped() holds)?
+    Only where the probed mode is bubblewrap as root: namespaces then work on this machine."""
+    return os.geteuid() == 0 and detect_mode() == "bubblewrap" and shutil.which("unshare") is not None
 
 
 def resolve_mode() -> str:

@@ -2,7 +2,7 @@
 adapter, for one grading or shared by a whole class run.
 
 `Evaluator` loads the base model once (per dtype) and evaluates adapters against it in place: the
-student's LoRA tensors (read as data, grader/checks/adapter_data.py) are attached, used, and
+student's LoRA tensors (read as data, grader/judge/adapter_data.py) are attached, used, and
 unloaded again, which leaves the base exactly as it was, so no copy of the model is ever made.
 
 A class run starts one `serve` process per base model (per GPU under a GPU profile) and hands its
@@ -60,7 +60,7 @@ class Evaluator:
     @contextlib.contextmanager
     def model(self, adapter: Path | tuple | None = None, dtype: str | None = None):
         """The base, or the base with ``adapter`` (its folder, or read_adapter's data) attached for the duration."""
-        from grader.checks.adapter_data import attached_lora
+        from grader.judge.adapter_data import attached_lora
         base = self.base(dtype)
         if adapter is None:
             yield base
@@ -74,7 +74,7 @@ class Evaluator:
 
     def loss(self, examples: list, adapter: Path | tuple | None = None, dtype: str | None = None) -> float:
         """Mean loss over the responses of ``examples`` ((input_ids, labels) pairs)."""
-        from grader.checks.finetune import judge_loss
+        from grader.judge.finetune import judge_loss
         self.requests += 1
         with self.model(adapter, dtype) as model:
             return judge_loss(model, examples)
@@ -150,7 +150,7 @@ class RemoteEvaluator:
         the checks ask about the same adapter several times."""
         from safetensors.torch import save
 
-        from grader.checks.adapter_data import read_adapter
+        from grader.judge.adapter_data import read_adapter
         if adapter is None:
             return None
         if self._last[0] != adapter:

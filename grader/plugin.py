@@ -18,7 +18,7 @@ A check reads as a sentence (check50's habit). Chinese comes first, then English
 - Any other exception in a check is the grader's own fault, never the student's: the check is
   reported as an internal grader error (status "error"), scored 0 with its points kept in the
   maximum (so no student data can shrink a maximum), and the student is listed for a regrade.
-  Student data is validated before the judge computes with it (grader/checks/student_data.py), so
+  Student data is validated before the judge computes with it (grader/judge/student_data.py), so
   what a student hands in fails a check, never raises in one.
 """
 from __future__ import annotations
@@ -38,6 +38,7 @@ ROOTS = pytest.StashKey[dict]()      # a check skipped for a dependency -> the t
 RUNNING = pytest.StashKey[str]()     # the bilingual title of the check running now (a root failure names it)
 TIMELINE = pytest.StashKey[dict]()   # when the session started and ended, and each probe run (for benchmarks)
 SANDBOX_FAILURES = pytest.StashKey[list]()   # the sandbox's own failures (grader.sandbox.SandboxFailure)
+ADAPTATIONS = pytest.StashKey[list]()   # what the probe runs adapted to the course's machine (grader.judge.probe_run)
 SESSION: dict = {}                   # the config of the session running, for running_check() and stash()
 _UNSET = object()
 
@@ -248,13 +249,12 @@ def pytest_sessionfinish(session):
     if not path:
         return
     outcomes = list(session.config.stash[OUTCOMES].values())
-    from grader.checks.probe_run import adaptations
     tmp = Path(path).with_suffix(".tmp")
     # errors="replace": a stray surrogate from student text must never lose the whole grading
     timeline = {**session.config.stash[TIMELINE], "finished": time.time(),
                 "judge_peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
-    tmp.write_text(json.dumps({"checks": outcomes, "adaptations": adaptations(), "timeline": timeline,
-                               "sandbox_failures": session.config.stash.get(SANDBOX_FAILURES, [])},
+    tmp.write_text(json.dumps({"checks": outcomes, "adaptations": session.config.stash.get(ADAPTATIONS, []),
+                               "timeline": timeline, "sandbox_failures": session.config.stash.get(SANDBOX_FAILURES, [])},
                               ensure_ascii=False, indent=1),
                    encoding="utf-8", errors="replace")
     tmp.replace(path)

@@ -33,7 +33,7 @@ class Profile:
     # node, ZeRO-2's CPU offload of a full MiniCPM-2B keeps ~33 GB of fp32 master weights and Adam state
     memory_gib: float = 8
     # the longest one judge generation may take (a replay of a student's recorded call, at most
-    # 2048 new tokens: grader/checks/replay.py); past it, the student's failure, never a held judge
+    # 2048 new tokens: grader/judge/replays.py); past it, the student's failure, never a held judge
     judge_request_s: float = 120
 
     @property

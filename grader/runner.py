@@ -26,7 +26,8 @@ from grader import assignments as registry
 from grader.course import CoursePolicy, apply_policy, submission_time
 from grader.profiles import get_profile
 from grader.results import AssignmentResult, CheckResult, SubmissionResult, dump
-from grader.sandbox import MODE_DESCRIPTIONS, SandboxFailure, detect_mode, private_mounts_possible
+from grader.isolation import detect_mode, private_mounts_possible
+from grader.sandbox import MODE_DESCRIPTIONS, SandboxFailure
 from grader.isolation import resolved_settings
 from grader.settings import current
 

@@ -257,12 +257,6 @@ def disk_capped() -> bool:
     return os.geteuid() == 0 and os.environ.get("GRADER_PRIVATE_MOUNTS") == "1"
 
 
-def private_mounts_possible() -> bool:
-    """Can the runner give its pytest child a private mount namespace (so disk_capped() holds)?
-    Only where the probed mode is bubblewrap as root: namespaces then work on this machine."""
-    return os.geteuid() == 0 and detect_mode() == "bubblewrap" and shutil.which("unshare") is not None
-
-
 def mount_capped(path: Path, limits: "Limits") -> None:
     """A tmpfs of limits.disk_bytes and limits.max_files inodes on ``path`` (empty, created)."""
     path.mkdir(parents=True, exist_ok=True)
@@ -332,13 +326,6 @@ class SandboxResult:
         return None
 
 
-def detect_mode() -> str:
-    """The sandbox mode of this grading: GRADER_SANDBOX where the run resolved it (or the user asked
-    for one by name), else the strongest that works here, probed once (grader/isolation.py)."""
-    from grader.isolation import resolve_mode
-    return resolve_mode()
-
-
 MODE_DESCRIPTIONS = {
     "bubblewrap": "bubblewrap: no network, uid 65534, read-only host view, private /tmp / "
                   "bubblewrap 沙箱：无网络、非特权用户、只读环境",
@@ -354,9 +341,10 @@ MODE_DESCRIPTIONS = {
 class Sandbox:
     """One place that knows how to start a probe over a copy of a submission folder."""
 
-    def __init__(self, *, ro_paths: list[Path], env: dict[str, str], limits: Limits | None = None,
-                 mode: str | None = None, course_models: dict[str, Path] | None = None, gpu: Gpu | None = None):
-        self.mode = mode or detect_mode()
+    def __init__(self, *, ro_paths: list[Path], env: dict[str, str], mode: str, limits: Limits | None = None,
+                 course_models: dict[str, Path] | None = None, gpu: Gpu | None = None):
+        """``mode``: one of MODES, as grader.isolation resolved it (detect_mode())."""
+        self.mode = mode
         self.gpu = gpu   # the unit's own GPU (grader/gpu.py), the only one the code inside can open
         # Paths the student code may read, bound read-only at the same path inside.
         self.ro_paths = [Path(p).resolve() for p in ro_paths if Path(p).exists()]
@@ -614,9 +602,32 @@ def _processes_of(uid: int) -> list[int]:
     return pids
 
 
+def fix_for(mode: str, said: str) -> str:
+    """What the staff can do when ``mode`` does not work, from what it said."""
+    if "bwrap is not installed" in said:
+        return "install bubblewrap (apt-get install bubblewrap; dnf install bubblewrap)"
+    if "setpriv" in said:
+        return "install util-linux's setpriv (apt-get install util-linux)"
+    if "Landlock/seccomp" in said or "libseccomp" in said:
+        return "pip install py-landlock pyseccomp and apt-get install libseccomp2"
+    if mode in ("bubblewrap", "bubblewrap-userns") and ("namespace" in said or "Operation not permitted" in said
+                                                        or "setting up uid map" in said):
+        if os.geteuid() == 0:
+            return ("namespaces are refused here (an unprivileged container): the container mode grades instead, "
+                    "or start the container with --security-opt seccomp=unconfined --cap-add SYS_ADMIN "
+                    "(docker/podman) for bubblewrap")
+        return ("unprivileged user namespaces are off: sysctl -w kernel.unprivileged_userns_clone=1 (Debian), "
+                "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu 24.04+), or "
+                "sysctl -w user.max_user_namespaces=15000")
+    if mode == "container" and "landlock" in said.lower():
+        return "the kernel has no Landlock (5.13+ with lsm=landlock): boot it with Landlock, or use bubblewrap"
+    if mode == "container":
+        return "run the grader as root in the container (Gradescope and AutoDL do), or install bubblewrap"
+    return "see the error above; `grader doctor` checks every mode"
+
+
 def sandbox_failure_message(mode: str, output: str) -> str:
     """One line for the staff: the sandbox could not start the code, and what to do."""
-    from grader.isolation import fix_for
     said = " ".join(output.strip().splitlines()[-3:])[:400] or "no output"
     return (f"the {mode} sandbox failed before the student's code ran ({said}); {fix_for(mode, output)} "
             f"/ 沙箱启动失败，与学生无关")

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from grader.checks.adapter_data import read_lora_config, read_safetensors
+from grader.judge.adapter_data import read_lora_config, read_safetensors
 from grader.plugin import CheckFailed
 
 GOOD_CONFIG = {"peft_type": "LORA", "r": 8, "lora_alpha": 32, "target_modules": ["q_proj", "v_proj"]}

@@ -207,8 +207,8 @@ def _separately(base_dir: Path, adapter: Path | None, examples, prompt, kwargs, 
     import torch
     from transformers import AutoModelForCausalLM
 
-    from grader.checks.adapter_data import attach_lora
-    from grader.checks.finetune import judge_loss
+    from grader.judge.adapter_data import attach_lora
+    from grader.judge.finetune import judge_loss
     model = AutoModelForCausalLM.from_pretrained(base_dir).eval()
     if adapter is not None:
         model = attach_lora(model, adapter)

@@ -31,7 +31,8 @@ import pytest
 
 from grader.profiles import REPO
 from grader.classrun import grade_class
-from grader.sandbox import RUN_UIDS, detect_mode, run_uid_lock
+from grader.isolation import detect_mode
+from grader.sandbox import RUN_UIDS, run_uid_lock
 from grader.assignments import names
 from tests.conftest import DEEPSPEED, check_count, grade, make_submission
 from tests.test_similarity import _no_formula

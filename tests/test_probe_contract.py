@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from grader import assignments
-from grader.checks.probe_run import COMMON_STEPS, ProbeRun, UndeclaredStep, declares
+from grader import assignments, judge
+from grader.judge.probe_run import COMMON_STEPS, ProbeRun, UndeclaredStep, declares
 from grader.sandbox import SandboxResult
 
 GRADER = Path(assignments.__file__).resolve().parent
 SHARED_PROBE_CODE = ("_probe_common.py", "notebooks.py")   # they write COMMON_STEPS, in every mode
 READS = {"value", "optional", "entry"}                       # ProbeRun's readers
+STEP_IS_THIRD = {"load_student_module", "check_source"}      # _probe_common's helpers that record a step
 
 
 def _name(node: ast.AST) -> str | None:
@@ -27,8 +28,8 @@ def _name(node: ast.AST) -> str | None:
 
 
 def written(source: str) -> set[str]:
-    """The step names a probe's source records: rec.step/note/fail(NAME, ...) and
-    load_student_module(FILE, rec, NAME)."""
+    """The step names a probe's source records: rec.step/note/fail(NAME, ...),
+    load_student_module(FILE, rec, NAME) and check_source(FILE, rec, NAME)."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.Call):
@@ -37,7 +38,7 @@ def written(source: str) -> set[str]:
         if (isinstance(func, ast.Attribute) and func.attr in {"step", "note", "fail"}
                 and isinstance(func.value, ast.Name) and func.value.id == "rec" and node.args):
             found.add(_name(node.args[0]))
-        elif isinstance(func, ast.Name) and func.id == "load_student_module" and len(node.args) >= 3:
+        elif isinstance(func, ast.Name) and func.id in STEP_IS_THIRD and len(node.args) >= 3:
             found.add(_name(node.args[2]))
     return found - {None}
 
@@ -54,13 +55,17 @@ def _undeclared(names: set[str], declared: tuple[str, ...]) -> list[str]:
 
 
 def check_sources(name: str) -> list[Path]:
-    """An assignment's check modules and the shared ones they import (grader/checks/X.py)."""
+    """An assignment's check modules and the judge library's modules they import (grader/judge/X.py)."""
     own = sorted((GRADER / "checks" / name).glob("*.py"))
-    shared = {node.module.rsplit(".", 1)[1] for p in own for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
-              if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("grader.checks.")
-              and node.module.count(".") == 2}
-    return own + [GRADER / "checks" / f"{module}.py" for module in sorted(shared)
-                  if (GRADER / "checks" / f"{module}.py").exists()]
+    used = set()
+    for path in own:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "grader.judge":
+                used |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("grader.judge."):
+                used.add(node.module.rsplit(".", 1)[1])
+    library = {GRADER / judge.module_of(name) for name in used if name in judge.__all__}
+    return own + sorted(library | {GRADER / "judge" / f"{m}.py" for m in used if (GRADER / "judge" / f"{m}.py").exists()})
 
 
 @pytest.mark.parametrize("name", assignments.names())
@@ -73,8 +78,8 @@ def test_the_probe_writes_and_the_checks_read_only_declared_steps(name):
     assert not _undeclared(checks, steps), f"{name}'s checks read steps no probe mode declares"
     assert not set(steps) - probe, f"{name} declares steps its probe never writes: {sorted(set(steps) - probe)}"
     assert not set(steps) & set(COMMON_STEPS), "the shared steps need no declaring"
-    if name in ("qwen2_lora", "minicpm_deepspeed"):   # the scan follows them into grader/checks/process_func.py
-        assert GRADER / "checks" / "process_func.py" in check_sources(name)
+    if name in ("qwen2_lora", "minicpm_deepspeed"):   # the scan follows them into grader/judge/process_func.py
+        assert GRADER / "judge" / "process_func.py" in check_sources(name)
 
 
 def test_the_shared_probe_code_writes_only_the_shared_steps():

@@ -14,7 +14,8 @@ import pytest
 from fixtures import fixtures_dir
 from grader.profiles import REPO
 from grader.probes.run_clock import BACKSTOP
-from grader.sandbox import Limits, Cgroups, Sandbox, detect_mode
+from grader.isolation import detect_mode
+from grader.sandbox import Limits, Cgroups, Sandbox
 
 needs_bwrap = pytest.mark.skipif(detect_mode() == "process", reason="bubblewrap is not installed")
 
@@ -23,7 +24,7 @@ def run_code(tmp_path: Path, code: str, wall_s: float = 60, **limits):
     sub = tmp_path / "sub"
     sub.mkdir(parents=True, exist_ok=True)
     (sub / "payload.py").write_text(code)
-    sandbox = Sandbox(ro_paths=[fixtures_dir()], env={})
+    sandbox = Sandbox(ro_paths=[fixtures_dir()], env={}, mode=detect_mode())
     work = tmp_path / "work"
     return sandbox.run_probe("run_file_probe.py", ["payload.py"], sub, work, Limits(wall_s=wall_s, **limits))
 
@@ -150,7 +151,7 @@ def test_read_only_paths_under_tmp_stay_visible(tmp_path):
     sub.mkdir()
     (sub / "payload.py").write_text(f"import json\njson.dump(open({str(data / 'fact.txt')!r}).read(), "
                                     f"open('/grader/out/fact.json', 'w'))\n")
-    sandbox = Sandbox(ro_paths=[data], env={})
+    sandbox = Sandbox(ro_paths=[data], env={}, mode=detect_mode())
     res = sandbox.run_probe("run_file_probe.py", ["payload.py"], sub, tmp_path / "work", Limits(wall_s=60))
     assert json.loads((res.out_dir / "fact.json").read_text()) == "visible", res.output
 

@@ -12,6 +12,7 @@ from grader.assignments import Assignment, Grading
 from grader.gpu import unit_gpu
 from grader.judge_service import evaluator_for
 from grader.profiles import Profile, get_profile
+from grader.isolation import detect_mode
 from grader.sandbox import Sandbox, make_workdir, release_workdir
 from grader.settings import current
 
@@ -71,8 +72,8 @@ def sandbox(profile, assignment) -> Sandbox:
     models = {f"{COURSE_MODEL_ROOT}/{model_id}": profile.model(model_id) for model_id in assignment.models}
     # under a GPU profile: the unit's own GPU (a class run hands each unit one), and nothing else
     gpu = None if profile.device == "cpu" else unit_gpu()
-    return Sandbox(ro_paths=[fixtures.fixtures_dir(), cache], course_models=models, gpu=gpu, limits=profile.limits(),
-                   env={"MODEL_CACHE_DIR": str(cache), "MODELSCOPE_CACHE": str(cache),
+    return Sandbox(ro_paths=[fixtures.fixtures_dir(), cache], mode=detect_mode(), course_models=models, gpu=gpu,
+                   limits=profile.limits(), env={"MODEL_CACHE_DIR": str(cache), "MODELSCOPE_CACHE": str(cache),
                         "GRADER_MODEL_CACHE": str(cache), "GRADER_DEVICE": profile.device})
 
 

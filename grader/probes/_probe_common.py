@@ -60,6 +60,26 @@ class Recorder:
             os.replace(tmp, OUT / "result.json")
 
 
+def probe_main(modes: dict, adapt=lambda mode: True) -> None:
+    """Every probe's start and end: its mode (the first argument, one of ``modes``), a Recorder, the
+    judge's inputs, the notebooks the student filled (X.ipynb -> X.py), the course's machine mapped
+    onto this one where ``adapt(mode)`` (a DeepSpeed launch maps it in each rank instead), then
+    ``modes[mode](rec, given)``, then finish(). The probe imports torch, transformers and what else it
+    uses before calling it: the student's folder joins the path only in the mode's function."""
+    from notebooks import use_notebooks
+    mode = sys.argv[1]
+    rec = Recorder()
+    rec.note("started", mode)
+    given = read_input()
+    use_notebooks(rec, given["notebooks"])
+    if adapt(mode):
+        adapt_to_course(rec)
+    try:
+        modes[mode](rec, given)
+    finally:
+        finish(rec)
+
+
 def finish(rec: Recorder) -> None:
     """Say the probe got to its end, and end the process at once: everything is saved, a student
     thread that hangs must not keep it alive, and the interpreter's own exit after torch and
@@ -76,6 +96,25 @@ def adapt_to_course(rec: Recorder) -> None:
     from hooks import course_env
     course_env.on_change(lambda adaptations: rec.note("adaptations", adaptations))
     course_env.install(os.environ.get("GRADER_DEVICE", "cpu"))
+
+
+def record_loads(context=dict) -> list[dict]:
+    """Record every from_pretrained of a model or a tokenizer from now on: {"kind": "model" or
+    "tokenizer", **context()} each (the FastAPI probe adds how many requests had been sent by then)."""
+    import transformers
+    loads: list[dict] = []
+
+    def counted(kind, original):
+        def load(cls, *args, **kwargs):
+            loads.append({"kind": kind, **context()})
+            return original(cls, *args, **kwargs)
+        return classmethod(load)
+
+    transformers.PreTrainedModel.from_pretrained = counted(
+        "model", transformers.PreTrainedModel.from_pretrained.__func__)
+    transformers.PreTrainedTokenizerBase.from_pretrained = counted(
+        "tokenizer", transformers.PreTrainedTokenizerBase.from_pretrained.__func__)
+    return loads
 
 
 GENERATE_KWARGS = ("max_new_tokens", "max_length", "min_new_tokens", "do_sample", "temperature", "top_p",

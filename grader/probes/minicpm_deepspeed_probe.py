@@ -14,13 +14,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from _probe_common import (OUT, SUBMISSION, Recorder, adapt_to_course, check_source, encoding_as_data, finish,
-                           load_student_module, read_input)
-from notebooks import use_notebooks
+from _probe_common import (OUT, SUBMISSION, Recorder, check_source, encoding_as_data,
+                           load_student_module, probe_main)
 from run_clock import RunClock
 
 HOOK = Path(__file__).resolve().parent / "hooks"
@@ -129,19 +127,7 @@ def _read_json(path: Path):
         return None
 
 
-def main():
-    mode = sys.argv[1]
-    rec = Recorder()
-    rec.note("started", mode)
-    given = read_input()
-    use_notebooks(rec, given["notebooks"])   # train.ipynb -> train.py where it is graded (train.sh runs it too)
-    if mode == "inspect":
-        adapt_to_course(rec)
-        inspect(rec, given)
-    else:
-        train(rec, given, mode)
-    finish(rec)
-
-
 if __name__ == "__main__":
-    main()
+    # train.sh's processes map the course's machine themselves (hooks/sitecustomize.py): only inspect here
+    probe_main({"inspect": inspect, "lora": lambda rec, given: train(rec, given, "lora"),
+                "full": lambda rec, given: train(rec, given, "full")}, adapt=lambda mode: mode == "inspect")

@@ -9,33 +9,14 @@ import os
 import sys
 import threading
 
-from _probe_common import Recorder, adapt_to_course, check_source, finish, read_input, record_generate
-from notebooks import use_notebooks
+from _probe_common import Recorder, check_source, probe_main, record_generate, record_loads
 from run_clock import RunClock
 
 import torch  # noqa: E402  (before student code, so a shadow module cannot replace it)
-import transformers  # noqa: E402
+import transformers  # noqa: E402,F401  (imported before student code: a shadow module cannot replace it)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 CLOCK = RunClock()   # the probe's turns count its running, not its wait for a CPU others held
-
-
-def instrument(seeds: list[int]) -> tuple[dict, list]:
-    loads = {"model": 0, "tokenizer": 0}
-    model_load = transformers.PreTrainedModel.from_pretrained.__func__
-    tokenizer_load = transformers.PreTrainedTokenizerBase.from_pretrained.__func__
-
-    def load_model(cls, *a, **k):
-        loads["model"] += 1
-        return model_load(cls, *a, **k)
-
-    def load_tokenizer(cls, *a, **k):
-        loads["tokenizer"] += 1
-        return tokenizer_load(cls, *a, **k)
-
-    transformers.PreTrainedModel.from_pretrained = classmethod(load_model)
-    transformers.PreTrainedTokenizerBase.from_pretrained = classmethod(load_tokenizer)
-    return loads, record_generate(seeds)
 
 
 def page(at) -> dict:
@@ -79,17 +60,12 @@ def run_step(at, action, timeout):
     return page(at)
 
 
-def main():
-    given = read_input()
-    rec = Recorder()
-    rec.note("started", True)
-    use_notebooks(rec, given["notebooks"])   # chatBot.ipynb -> chatBot.py where it is graded
+def chat(rec: Recorder, given: dict) -> None:
     path = check_source("chatBot.py", rec, "source")
     if path is None:
         return
     torch.set_num_threads(1)  # the judge replays generation single-threaded: same arithmetic
-    adapt_to_course(rec)
-    loads, calls = instrument(given["seeds"])
+    loads, calls = record_loads(), record_generate(given["seeds"])
     os.chdir(path.parent)
     sys.path.insert(1, str(path.parent))
     at = AppTest.from_file(str(path), default_timeout=given["timeout"])
@@ -107,10 +83,9 @@ def main():
                 if rec.step(f"turn{i}", run_step, at, lambda at: at.chat_input[0].set_value(question), timeout) is None:
                     break
     finally:
-        rec.note("loads", dict(loads))
+        rec.note("loads", {kind: sum(load["kind"] == kind for load in loads) for kind in ("model", "tokenizer")})
         rec.note("generate_calls", list(calls))
-        finish(rec)
 
 
 if __name__ == "__main__":
-    main()
+    probe_main({"chat": chat})

@@ -17,9 +17,8 @@ import sys
 import threading
 import time
 
-from _probe_common import (Recorder, adapt_to_course, check_source, describe_error, finish, read_input,
-                           record_generate)
-from notebooks import use_notebooks
+from _probe_common import (Recorder, check_source, describe_error, finish, probe_main,
+                           record_generate, record_loads)
 from run_clock import RunClock
 
 import torch  # noqa: E402  (before student code, so a shadow module cannot replace it)
@@ -29,23 +28,6 @@ import uvicorn  # noqa: E402
 PORT = 6006            # the course's port, where the grader serves an `app` nobody served
 MAX_BODY = 256 * 1024  # what is kept of a response body
 CLOCK = RunClock()     # the probe's limits count its running, not its wait for a CPU others held
-
-
-def instrument_loads(sent: dict) -> list:
-    """Every from_pretrained of a model or tokenizer, with how many requests had been sent by then."""
-    loads = []
-
-    def counted(kind, original):
-        def load(cls, *args, **kwargs):
-            loads.append({"kind": kind, "requests_before": sent["requests"]})
-            return original(cls, *args, **kwargs)
-        return classmethod(load)
-
-    transformers.PreTrainedModel.from_pretrained = counted(
-        "model", transformers.PreTrainedModel.from_pretrained.__func__)
-    transformers.PreTrainedTokenizerBase.from_pretrained = counted(
-        "tokenizer", transformers.PreTrainedTokenizerBase.from_pretrained.__func__)
-    return loads
 
 
 def end_answers(calls: list, end_after: list[int]) -> None:
@@ -306,18 +288,13 @@ def serve(path, server: dict) -> None:
         uvicorn.run(names["app"], host="127.0.0.1", port=PORT, log_level="warning")
 
 
-def main():
-    given = read_input()
-    rec = Recorder()
-    rec.note("started", True)
-    use_notebooks(rec, given["notebooks"])   # api.ipynb -> api.py where it is graded
+def serve_and_ask(rec: Recorder, given: dict) -> None:
     path = check_source("api.py", rec, "serve")
     if path is None:
         return
     torch.set_num_threads(1)  # the judge replays generation single-threaded: same arithmetic
-    adapt_to_course(rec)
     sent = {"requests": 0}
-    loads = instrument_loads(sent)
+    loads = record_loads(lambda: {"requests_before": sent["requests"]})   # a load per request shows
     calls = record_generate(given["seeds"])
     end_answers(calls, given["end_after"])
     server, ready, main_done, log = {}, threading.Event(), threading.Event(), ServerLog()
@@ -344,4 +321,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    probe_main({"serve": serve_and_ask})

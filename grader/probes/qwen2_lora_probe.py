@@ -9,11 +9,8 @@ train:   the student's own train() under the grading profile's overrides, on a b
 import math
 import os
 import random
-import sys
 
-from _probe_common import (OUT, Recorder, adapt_to_course, encoding_as_data, finish, load_student_module, read_input,
-                           record_generate)
-from notebooks import use_notebooks
+from _probe_common import OUT, Recorder, encoding_as_data, load_student_module, probe_main, record_generate
 
 import torch  # noqa: E402  (imported before student code so a shadow module cannot replace it)
 import transformers  # noqa: E402
@@ -143,16 +140,5 @@ def _summary(trainer):
     return {"losses": losses, "global_step": trainer.state.global_step}
 
 
-def main():
-    mode = sys.argv[1]
-    rec = Recorder()
-    rec.note("started", mode)
-    given = read_input()
-    use_notebooks(rec, given["notebooks"])   # train.ipynb / infer.ipynb -> .py where they are graded
-    adapt_to_course(rec)
-    {"inspect": inspect, "train": train}[mode](rec, given)
-    finish(rec)
-
-
 if __name__ == "__main__":
-    main()
+    probe_main({"inspect": inspect, "train": train})

@@ -7,9 +7,8 @@ import os
 import pytest
 
 import fixtures
-from grader.checks.finetune import fresh_records, start_probe_runs  # noqa: F401  (fresh_records: a fixture)
+from grader.judge import fresh_records, ProbeRun, start_probe_runs  # noqa: F401  (fresh_records: a fixture)
 from grader.checks.minicpm_deepspeed import fresh
-from grader.checks.probe_run import ProbeRun
 
 MINICPM_ID = "OpenBMB/MiniCPM-2B-sft-fp32"
 MARGIN_S = 30   # the probe's own time after train.sh is stopped: it still reports what happened

@@ -1,4 +1,4 @@
-"""The course's dataset, and what process_func must make of the fresh records (grader.checks.fresh_text)."""
+"""The course's dataset, and what process_func must make of the fresh records (grader.judge.fresh_text)."""
 from __future__ import annotations
 
 import json

@@ -11,13 +11,11 @@ import json
 import math
 import os
 
-from grader.checks.adapter_data import attach_lora, read_safetensors
-from grader.checks.finetune import judge_loss, require_learned, require_losses_fall, require_taught_answer, supervised
+from grader.judge import (ENCODING, NUMBER, attach_lora, check, conforms, encodings, fail, judge_loss,
+                          long_record_ids, Opt, prompt_len, read_json_object, read_safetensors, require,
+                          require_attention_mask, require_exact_prompt, require_label_mask, require_learned,
+                          require_losses_fall, require_taught_answer, show, student_max_length, supervised)
 from grader.checks.minicpm_deepspeed import fresh
-from grader.checks.process_func import (ENCODING, encodings, long_record_ids, prompt_len, require_attention_mask,
-                                        require_exact_prompt, require_label_mask, show, student_max_length)
-from grader.checks.student_data import NUMBER, Opt, conforms, read_json_object
-from grader.plugin import check, fail, require
 
 MAX_CONFIG_BYTES = 256 * 1024
 SHAPE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",

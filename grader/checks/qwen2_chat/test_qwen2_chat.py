@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import re
 
-from grader.checks.replay import CALLS, checked_call, replay_ids
-from grader.checks.student_data import NUMBER
-from grader.plugin import check, fail, require
+from grader.judge import CALLS, NUMBER, check, checked_call, fail, replay_ids, require
 
 GREETING_ROLE = "assistant"
 # what the probe records of a page (grader/probes/qwen2_chat_probe.py): the judge reads no other shape

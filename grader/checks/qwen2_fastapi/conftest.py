@@ -6,8 +6,7 @@ import secrets
 
 import pytest
 
-from grader.checks.fresh_text import sentence
-from grader.checks.probe_run import ProbeRun, run_probe
+from grader.judge import ProbeRun, run_probe, sentence
 
 
 def _text(rng: random.Random, low: int, high: int) -> str:

@@ -7,8 +7,7 @@ every recorded generate call itself, with the seed and the answer length it chos
 """
 from __future__ import annotations
 
-from grader.checks.replay import checked_call, replay
-from grader.plugin import check, fail, require, skip
+from grader.judge import check, checked_call, fail, replay, require, skip
 
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
 SPECIAL = ("<|im_end|>", "<|endoftext|>", "<|im_start|>")

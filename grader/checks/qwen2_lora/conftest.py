@@ -6,8 +6,7 @@ import secrets
 import pytest
 
 import fixtures
-from grader.checks.finetune import fresh_records, start_probe_runs  # noqa: F401  (fresh_records: a fixture)
-from grader.checks.probe_run import ProbeRun
+from grader.judge import fresh_records, ProbeRun, start_probe_runs  # noqa: F401  (fresh_records: a fixture)
 from grader.checks.qwen2_lora.fresh import QUESTION
 
 # The training run trains alike on any instruction set that teaches 你是谁？ (issue 28): a set of more

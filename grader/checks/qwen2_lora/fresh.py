@@ -1,4 +1,4 @@
-"""What the judge expects process_func to make of the fresh instruction records (grader.checks.fresh_text)."""
+"""What the judge expects process_func to make of the fresh instruction records (grader.judge.fresh_text)."""
 from __future__ import annotations
 
 QUESTION = "你是谁？"

@@ -8,15 +8,12 @@ from __future__ import annotations
 import pytest
 
 import fixtures
-from grader.checks.adapter_data import LORA_TARGETS, read_lora_config, read_safetensors, trained_lora
-from grader.checks.finetune import (MATCH, require_learned, require_losses_fall, require_taught_answer, similarity,
-                                    supervised)
-from grader.checks.process_func import (encodings, long_record_ids, prompt_len, require_attention_mask,
-                                        require_exact_prompt, require_label_mask, show, student_max_length)
+from grader.judge import (CALLS, LORA_TARGETS, MATCH, NUMBER, check, checked_call, conforms, encodings,
+                          long_record_ids, prompt_len, read_lora_config, read_safetensors, replay, require,
+                          require_attention_mask, require_exact_prompt, require_label_mask, require_learned,
+                          require_losses_fall, require_taught_answer, show, similarity, student_max_length,
+                          supervised, trained_lora)
 from grader.checks.qwen2_lora.fresh import QUESTION, chatml_prompt, expected_parts
-from grader.checks.replay import CALLS, checked_call, replay
-from grader.checks.student_data import NUMBER, conforms
-from grader.plugin import check, require
 
 MAX_JUDGE_TOKENS = 384  # the tutorial's MAX_LENGTH: the judge measures the loss on as much
 # the TrainingArguments fields the judge reads, as the probe records them

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from grader.checks.student_data import NUMBER, conforms
+from grader.judge.student_data import NUMBER, conforms
 from grader.plugin import require
 
 DTYPES = {"float32", "bfloat16", "float16"}

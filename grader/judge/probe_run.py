@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from grader.assignments import Assignment
-from grader.checks.student_data import conforms, read_json_object
-from grader.plugin import CheckFailed, fail, record_probe, running_check, skip, stash
+from grader.judge.student_data import conforms, read_json_object
+from grader.plugin import ADAPTATIONS, CheckFailed, fail, record_probe, running_check, skip, stash
 from grader.sandbox import Sandbox, SandboxResult
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024
@@ -19,6 +20,7 @@ MAX_RESULT_BYTES = 64 * 1024 * 1024
 ADAPTATION_KEYS = ("cuda", "device_map", "dtype", "mixed_precision", "model_cache", "ds_scheduler", "pin_memory",
                    "course_path", "master_port", "server_host", "server_port")
 RUNS = pytest.StashKey[list]()   # every run of this grading session, for the report's adaptations
+_RUNS_LOCK = threading.Lock()
 # what the probes' shared code records in every mode (grader/probes/_probe_common.py, notebooks.py);
 # the rest each assignment declares per mode (Assignment.steps)
 COMMON_STEPS = ("started", "finished", "adaptations", "notebooks")
@@ -61,7 +63,7 @@ class ProbeRun:
         return self.steps.get(step)
 
     def value(self, step: str, shape=object):
-        """The step's value, checked against ``shape`` (grader.checks.student_data.conforms): the
+        """The step's value, checked against ``shape`` (grader.judge.student_data.conforms): the
         probe's record is student data (the code could write any result.json), so one the judge
         could not compute with fails the check that reads it."""
         self._declared(step)
@@ -125,7 +127,9 @@ def run_probe(sandbox: Sandbox, assignment: Assignment, mode: str, assignment_di
                                inputs={**given, "notebooks": assignment.notebooks})
     run = ProbeRun(result=result, steps=_read_steps(result.out_dir / "result.json"), **declared)
     record_probe(mode, started, time.time(), run.steps, result.peak_memory_bytes)
-    stash(RUNS, []).append(run)
+    with _RUNS_LOCK:   # runs of one grading may end at once (start_probe_runs' threads)
+        stash(RUNS, []).append(run)
+        stash(ADAPTATIONS, [])[:] = adaptations()   # the report's list, as the plugin writes it at the end
     return run
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from grader.checks.student_data import conforms
+from grader.judge.student_data import conforms
 from grader.plugin import fail, require
 
 # one record's encoding, as the probe records it (tensors become lists)

@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from grader.checks import fresh_text
-from grader.checks.probe_run import run_probe
-from grader.checks.student_data import NUMBER, conforms
+from grader.judge import fresh_text
+from grader.judge.probe_run import run_probe
+from grader.judge.student_data import NUMBER, conforms
 from grader.plugin import record_measure, require
 
 MATCH = 0.9           # similarity of an answer's start to the taught one (difflib ratio)

@@ -10,7 +10,7 @@ import contextlib
 import struct
 from pathlib import Path
 
-from grader.checks.student_data import NUMBER, SAVE_HINT, conforms, read_json_object, regular_file
+from grader.judge.student_data import NUMBER, SAVE_HINT, conforms, read_json_object, regular_file
 from grader.plugin import fail
 
 MAX_CONFIG_BYTES = 64 * 1024

@@ -25,7 +25,7 @@ INSTRUCTIONS = ["请回答：", "用一句话总结下面的内容。", "把下�
 
 
 # the long record's words: ~35 000 Qwen2 tokens (~65 000 of the MiniCPM stand-in's), past the largest
-# MAX_LENGTH the checks accept (grader.checks.process_func.MAX_ACCEPTED_LENGTH), so whatever length a
+# MAX_LENGTH the checks accept (grader.judge.process_func.MAX_ACCEPTED_LENGTH), so whatever length a
 # student chose is cut
 LONG_WORDS = 21_000
 
