@@ -89,13 +89,12 @@ class Evaluator:
 
         from grader.probes.run_clock import RunClock
         # the limit is on the run clock of this thread: the time it waited for a CPU does not count
-        clock = RunClock(thread=threading.get_native_id())
+        clock, limit = RunClock(thread=threading.get_native_id()), self.request_s
 
         class WithinLimit(StoppingCriteria):   # generate stops itself at the limit: no request holds a shared judge
             def __call__(self, input_ids, scores, **_):
                 return torch.full((input_ids.shape[0],), clock.over(limit), device=input_ids.device, dtype=torch.bool)
 
-        limit = self.request_s
         with self.model(adapter, dtype) as model, torch.no_grad():
             ids = torch.tensor([input_ids], device=model.device)
             torch.set_num_threads(1)   # the same arithmetic as the recorded run, so the same samples

@@ -712,6 +712,7 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path, watch: l
                     # at most a tenth of a core on measuring (a folder of a million files takes seconds)
                     next_disk_check = time.monotonic() + max(0.5, 9 * (time.monotonic() - measured))
     finally:
+        ran_s = clock.elapsed()   # read before the kill: the teardown below is not the run's time
         _kill_group(proc.pid)   # also reaps anything the code left behind in its group
         proc.wait()
         cgroups.kill_all()      # and what left the group: nothing of the run outlives it
@@ -722,7 +723,7 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path, watch: l
     oom, forks_refused, peak = cgroups.hit("memory"), cgroups.hit("pids"), cgroups.peak_memory()
     cgroups.remove()
     return SandboxResult(returncode=None if timed_out else proc.returncode, output=text,
-                         timed_out=timed_out, wall_s=time.monotonic() - started, ran_s=clock.elapsed(),
+                         timed_out=timed_out, wall_s=time.monotonic() - started, ran_s=ran_s,
                          output_truncated=bool(dropped[0]), out_dir=out, limits=limits, oom_killed=oom,
                          process_limit_hit=forks_refused, peak_memory_bytes=peak, disk_full=over_disk)
 

@@ -76,6 +76,9 @@ def probe_main(modes: dict, adapt=lambda mode: True) -> None:
         adapt_to_course(rec)
     try:
         modes[mode](rec, given)
+    except BaseException:
+        traceback.print_exc()   # the probe's own bug, in the run's output: finish() ends the process either way
+        raise
     finally:
         finish(rec)
 
