@@ -1,5 +1,5 @@
 """Find the cheapest grading profile that still grades right: grade the reference and every honest
-submission of an assignment (tests/honest/) under candidate training overrides, and print for each
+submission of an assignment (tests/assignments/<assignment>/honest/) under candidate training overrides, and print for each
 candidate the training probe's seconds and which entries lose a point they keep today.
 
     .venv/bin/python benchmarks/floor_sweep.py qwen2_lora --repeat 5 '{"max_steps": 90}' '{"max_steps": 180}'
@@ -27,16 +27,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from grader.runner import grade_submission  # noqa: E402
-from tests.conftest import HONEST, honest_entry, honest_submission, make_submission  # noqa: E402
+from tests.conftest import corpus, honest_entry, honest_submission, make_submission  # noqa: E402
 
 
 
 def entries(assignment: str, root: Path) -> dict[str, tuple[Path, int]]:
     """name -> (submission folder, its expected score)."""
     found = {"reference": (make_submission(root / "reference", assignment=assignment), 100)}
-    for folder in sorted(HONEST.iterdir()):
-        if (folder / "entry.toml").is_file() and honest_entry(folder.name)["assignment"] == assignment:
-            found[folder.name] = (honest_submission(folder.name, root / folder.name), honest_entry(folder.name)["score"])
+    for name in sorted(corpus("honest")):
+        if honest_entry(name)["assignment"] == assignment:
+            found[name] = (honest_submission(name, root / name), honest_entry(name)["score"])
     return found
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.broken_submissions import BROKEN  # noqa: E402
-from tests.conftest import HONEST, grade, honest_entry, honest_submission, make_submission  # noqa: E402
+from tests.assignments.qwen2_lora.test_qwen2_lora import BROKEN  # noqa: E402
+from tests.conftest import corpus, grade, honest_entry, honest_submission, make_submission  # noqa: E402
 
 FINE_TUNING = ("qwen2_lora", "minicpm_deepspeed")
 # the broken submission whose bug is that nothing is learned, where the judge gets to measure it:
@@ -31,9 +31,9 @@ NOT_LEARNING = {"qwen2_lora": BROKEN["test_training_loss_falls"][1]}
 
 def submissions(assignment: str, root: Path):
     """(label, expected to pass the rule, builder) for the honest entries and the not-learning bug."""
-    for folder in sorted(HONEST.iterdir()):
-        if (folder / "entry.toml").is_file() and honest_entry(folder.name)["assignment"] == assignment:
-            yield f"honest {folder.name}", True, lambda name=folder.name: honest_submission(name, root / name)
+    for name in sorted(corpus("honest")):
+        if honest_entry(name)["assignment"] == assignment:
+            yield f"honest {name}", True, lambda name=name: honest_submission(name, root / name)
     if assignment in NOT_LEARNING:
         yield "broken: nothing learned", False, lambda: make_submission(root / "broken", assignment=assignment,
                                                                        patches=NOT_LEARNING[assignment])

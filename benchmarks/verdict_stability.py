@@ -1,5 +1,5 @@
 """Do verdicts depend on load, worker count or thread share? Grade copies of the reference (and, with
---honest, the honest corpus, tests/honest/) as one class with the default workers, while busy processes
+--honest, the honest corpus, tests/assignments/*/honest/) as one class with the default workers, while busy processes
 hog the cores, several rounds, and count the checks whose verdict differs from the expected one.
 
     .venv/bin/python benchmarks/verdict_stability.py [--copies N] [--rounds R] [--hog N] [--honest]
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from grader.assignments import names  # noqa: E402
-from tests.conftest import HONEST, honest_entry, honest_submission  # noqa: E402
+from tests.conftest import corpus, honest_entry, honest_submission  # noqa: E402
 
 
 def hog() -> None:
@@ -45,11 +45,11 @@ def build_class(root: Path, copies: int, assignments: list[str], honest: bool) -
                             ignore=shutil.ignore_patterns("__pycache__", "output"))
         expected[f"ref{i:02d}"] = set()
     if honest:
-        for folder in sorted(HONEST.iterdir()):
-            if (folder / "entry.toml").is_file() and honest_entry(folder.name)["assignment"] in assignments:
-                student = f"honest_{folder.name}"
-                honest_submission(folder.name, root / student)   # root/student/<assignment>
-                expected[student] = set(honest_entry(folder.name).get("failed", []))
+        for name in sorted(corpus("honest")):
+            if honest_entry(name)["assignment"] in assignments:
+                student = f"honest_{name}"
+                honest_submission(name, root / student)   # root/student/<assignment>
+                expected[student] = set(honest_entry(name).get("failed", []))
     return expected
 
 

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 CHECKS = Path(__file__).resolve().parent / "checks"
+PROBES = Path(__file__).resolve().parent / "probes"   # the probes' shared modules (start.py, _probe_common ...)
 
 
 class AssignmentError(ValueError):
@@ -51,7 +52,6 @@ class Assignment:
     en: str
     order: int                      # reports and `grader run` take assignments in this order
     files: tuple[str, ...]          # what a submission holds
-    probe: str                      # grader/probes/<probe>, run in the sandbox by the checks
     fixtures: tuple[str, ...]       # fixture recipes it needs under every profile (fixtures/recipes/<name>.py)
     time_limits: dict[str, TimeLimit]
     # the probe's contract: each mode (the probe's argument) and the steps it records, which are all
@@ -75,6 +75,25 @@ class Assignment:
     gradescope: Envelope = Envelope(memory_mb=2048, sandbox_mb=1024)
     pip: tuple[str, ...] = ()       # requirements beyond the grader's own (pyproject.toml)
     apt: tuple[str, ...] = ()       # Debian packages its probe or checks need
+    # the probe, run in the sandbox by the checks: a file of the assignment's probe/ folder (everything
+    # there is shown to the sandbox read-only: the probe and its own hooks; nothing of the judge's)
+    probe: str = "probe.py"
+
+    @property
+    def folder(self) -> Path:
+        """The grader side of the assignment: grader/checks/<name>/."""
+        return CHECKS / self.name
+
+    @property
+    def probe_path(self) -> Path:
+        own = self.folder / "probe" / self.probe
+        return own if own.is_file() else PROBES / self.probe   # TRANSITIONAL: a probe still in grader/probes/
+
+    @property
+    def expected_examples(self) -> Path:
+        """The scores and failed checks of the example class (examples/submissions/) for this assignment."""
+        own = self.folder / "expected_examples.toml"
+        return own if own.is_file() else CHECKS.parent.parent / "examples" / "expected" / f"{self.name}.toml"   # TRANSITIONAL
 
     def limits(self, profile: str = "cpu") -> dict[str, float]:
         """Seconds per limit under ``profile`` (its Grading may set its own), with the environment's overrides."""

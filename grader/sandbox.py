@@ -74,6 +74,8 @@ class SandboxFailure(RuntimeError):
 INSIDE_SUBMISSION = "/submission"
 INSIDE_OUT = "/grader/out"
 INSIDE_PROBES = "/grader/probes"
+# an assignment's own probe folder (grader/checks/<name>/probe/), started by probes/start.py
+INSIDE_OWN_PROBE = "/grader/probe"
 
 
 def _setting(name: str, default: float, scale: int = 1) -> int:
@@ -359,9 +361,11 @@ class Sandbox:
     def description(self) -> str:
         return MODE_DESCRIPTIONS[self.mode]
 
-    def run_probe(self, probe: str, args: list[str], assignment_dir: Path | None, work: Path,
+    def run_probe(self, probe: str | Path, args: list[str], assignment_dir: Path | None, work: Path,
                   limits: Limits | None = None, inputs: dict | None = None) -> SandboxResult:
-        """Copy ``assignment_dir`` into ``work``, run ``probes/<probe>`` there, return what came back.
+        """Copy ``assignment_dir`` into ``work``, run the probe there, return what came back: ``probe``
+        is a shared probe's name in grader/probes/, or the path of an assignment's own
+        (grader/checks/<name>/probe/probe.py: its folder is shown read-only, probes/start.py starts it).
 
         ``work`` is a new folder of the judge's (a size-capped tmpfs where disk_capped()); the copy
         and the output folder live under it. ``inputs`` reach the probe as out/input.json.
@@ -396,7 +400,7 @@ class Sandbox:
             return False, str(exc)
         return result.returncode == 0 and STARTED_MARKER in result.output, result.output
 
-    def _execute(self, probe: str | None, args: list[str], copy: Path, out: Path, limits: Limits, work: Path,
+    def _execute(self, probe: str | Path | None, args: list[str], copy: Path, out: Path, limits: Limits, work: Path,
                  capped: bool) -> SandboxResult:
         """Run the probe (None: only print the start marker) in this mode over copy/ and out/."""
         with _run_uid(self.mode) as uid:
@@ -425,7 +429,7 @@ class Sandbox:
             raise SandboxFailure(sandbox_failure_message(self.mode, result.output))
         return result
 
-    def _command(self, probe: str | None, args: list[str], copy: Path, out: Path, limits: Limits,
+    def _command(self, probe: str | Path | None, args: list[str], copy: Path, out: Path, limits: Limits,
                  uid: int | None = None, ports: list[int] | None = None, own_tmp: Path | None = None
                  ) -> tuple[list[str], dict]:
         env = {
@@ -453,11 +457,12 @@ class Sandbox:
             # and ports of this run's own in place of the fixed ones the code asks for
             env["GRADER_COURSE_MODELS"] = json.dumps({k: str(v) for k, v in self.course_models.items()})
             env["GRADER_PORTS"] = ",".join(map(str, ports or []))
-            program = [*python, str(PROBES_DIR / probe), *args] if probe else [*python, "-c", _MARKER_ONLY]
+            program = [*python, *_probe_argv(probe, str(PROBES_DIR), str(_own_folder(probe))), *args]
             if self.mode == "process":
                 return program, env
             devices = [f"/dev/nvidia{self.gpu.minor}", *(f"/dev/{n}" for n in CONTROL_NODES)] if self.gpu else []
-            confine = {"read": [*_container_reads(), *map(str, self._runtime_paths()), str(PROBES_DIR)],
+            confine = {"read": [*_container_reads(), *map(str, self._runtime_paths()), str(PROBES_DIR),
+                                *([str(_own_folder(probe))] if _own_folder(probe) else [])],
                        # not the shared /tmp: the capability below would read every file there
                        "write": [str(copy), str(out), str(own_tmp), *devices],
                        "ports": ports or [], "landlock": True}
@@ -492,6 +497,8 @@ class Sandbox:
         argv += ["--perms", "1777", "--size", str(limits.disk_bytes), "--tmpfs", "/tmp",
                  "--perms", "0755", "--dir", "/grader"]
         binds = [(p, str(p)) for p in self._runtime_paths()] + [(PROBES_DIR, INSIDE_PROBES)]
+        if _own_folder(probe):
+            binds.append((_own_folder(probe), INSIDE_OWN_PROBE))
         for src, dest in binds:
             argv += _parent_dirs(dest, made)
             argv += ["--ro-bind", str(src), dest]
@@ -511,7 +518,7 @@ class Sandbox:
         if self.mode == "bubblewrap":
             argv += ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups",
                      "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-        argv += [*python, f"{INSIDE_PROBES}/{probe}", *args] if probe else [*python, "-c", _MARKER_ONLY]
+        argv += [*python, *_probe_argv(probe, INSIDE_PROBES, INSIDE_OWN_PROBE), *args]
         # bwrap itself (pid 1 inside) gets no secrets either: its /proc/1/environ is readable
         # by the student in the user-namespace mode, where they share a uid
         return argv, {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -526,6 +533,21 @@ class Sandbox:
 
 
 _MARKER_ONLY = f"print({STARTED_MARKER!r})"
+
+
+def _own_folder(probe: str | Path | None) -> Path | None:
+    """An assignment's own probe folder, where ``probe`` is a path (not a shared probe's name)."""
+    return Path(probe).resolve().parent if isinstance(probe, Path) else None
+
+
+def _probe_argv(probe: str | Path | None, probes: str, own: str) -> list[str]:
+    """What Python runs: a shared probe directly, an assignment's own through start.py (which makes the
+    shared probe modules importable beside it), or only the start marker (probe None)."""
+    if probe is None:
+        return ["-c", _MARKER_ONLY]
+    if isinstance(probe, Path):
+        return [f"{probes}/start.py", f"{own}/{probe.name}"]
+    return [f"{probes}/{probe}"]
 # what the container mode's code may read besides the Python environment and the grader's paths:
 # no device (a raw disk), no secret of /etc (bubblewrap shows /dev/null there)
 _SYSTEM_READ = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/proc", "/sys/devices", "/sys/class", "/sys/bus",

@@ -66,23 +66,69 @@ def make_submission(root: Path, base: str = "reference", patches=(), files=None,
     return root
 
 
-HONEST = Path(__file__).resolve().parent / "honest"
+# each assignment's proof: tests/assignments/<name>/ (test_<name>.py, honest/, hostile/; README there)
+PROOFS = Path(__file__).resolve().parent / "assignments"
+
+
+def corpus(kind: str) -> dict[str, Path]:
+    """Every entry of one corpus ("honest" or "hostile") by name, from each assignment's proof folder
+    (tests/assignments/<assignment>/<kind>/<entry>/). Names are test ids: unique across assignments."""
+    found: dict[str, Path] = {}
+    old = sorted((Path(__file__).resolve().parent / kind).glob("*/entry.toml"))   # TRANSITIONAL: tests/<kind>/
+    for toml in [*sorted(PROOFS.glob(f"*/{kind}/*/entry.toml")), *old]:
+        name = toml.parent.name
+        if name in found:
+            raise AssertionError(f"two {kind} entries named {name!r}: {found[name]} and {toml.parent}; rename one")
+        found[name] = toml.parent
+    return found
+
+
+def corpus_entry(kind: str, name: str) -> dict:
+    """An entry's entry.toml; one under an assignment's proof folder must name that assignment."""
+    import tomllib
+    folder = corpus(kind)[name]
+    entry = tomllib.loads((folder / "entry.toml").read_text(encoding="utf-8"))
+    owner = folder.parent.parent
+    if owner.parent == PROOFS and entry.get("assignment") != owner.name:
+        raise AssertionError(f"{folder}/entry.toml: assignment = {entry.get('assignment')!r}, but it lives in "
+                             f"{owner.name}'s proof folder; move it to tests/assignments/{entry.get('assignment')}/{kind}/")
+    return entry
+
+
+def corpus_marks(assignment: str) -> list:
+    """The pytest marks an assignment's corpus entries take (CORPUS_MARKS in its proof package:
+    DeepSpeed launches run one at a time)."""
+    import importlib
+    try:
+        return list(getattr(importlib.import_module(f"tests.assignments.{assignment}"), "CORPUS_MARKS", []))
+    except ModuleNotFoundError:   # TRANSITIONAL: an assignment without a proof folder yet
+        return []
 
 
 def honest_entry(name: str) -> dict:
-    import tomllib
-    return tomllib.loads((HONEST / name / "entry.toml").read_text(encoding="utf-8"))
+    return corpus_entry("honest", name)
 
 
 def honest_submission(name: str, root: Path) -> Path:
-    """The honest corpus entry tests/honest/<name> built as a submission under root (format:
-    tests/honest/README.md)."""
-    folder, entry = HONEST / name, honest_entry(name)
+    """The honest corpus entry <name> built as a submission under root (format: tests/assignments/honest.md)."""
+    folder, entry = corpus("honest")[name], honest_entry(name)
     files = {str(p.relative_to(folder / "files")): p.read_bytes()
              for p in sorted((folder / "files").rglob("*")) if p.is_file()} if (folder / "files").is_dir() else {}
     return make_submission(root, base=entry["base"], assignment=entry["assignment"], files=files,
                            patches=[(p["file"], p["old"], p["new"]) for p in entry.get("patch", [])],
                            drop=entry.get("drop", ()))
+
+
+def lost_with(check: str, checks: dict) -> set[str]:
+    """The check and, transitively, every check that depends on it."""
+    lost, changed = {check}, True
+    while changed:
+        changed = False
+        for name, c in checks.items():
+            if name not in lost and lost & set(c.depends):
+                lost.add(name)
+                changed = True
+    return lost
 
 
 def grade(submission: Path, out: Path, assignment: str = "qwen2_lora"):

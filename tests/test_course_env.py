@@ -1,5 +1,5 @@
-"""The course's machine inside the sandbox (grader/probes/hooks/): GPU-written code on the cpu
-profile, modelscope offline, and the DeepSpeed config under the grading profile."""
+"""The course's machine inside the sandbox (grader/probes/hooks/, and minicpm_deepspeed's DeepSpeed hook):
+GPU-written code on the cpu profile, modelscope offline, and the DeepSpeed config under the grading profile."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,16 +9,18 @@ import sys
 
 from fixtures import fixtures_dir
 from grader.checks.minicpm_deepspeed.assignment import SCHEDULER
+from grader.assignments import get
 from grader.sandbox import PROBES_DIR
 
 HOOKS = PROBES_DIR / "hooks"
+DS_HOOK = get("minicpm_deepspeed").folder / "probe" / "sitecustomize.py"
 
 
 def _load_ds_hook():
     """Our DeepSpeed hook, under its own name (a Python may have a sitecustomize of its own); inert
     without GRADER_DS_OUT."""
     sys.path.insert(0, str(HOOKS))   # it imports course_env beside it
-    spec = importlib.util.spec_from_file_location("grader_ds_hook", HOOKS / "sitecustomize.py")
+    spec = importlib.util.spec_from_file_location("grader_ds_hook", DS_HOOK)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -7,12 +7,10 @@ import subprocess
 import sys
 import tomllib
 
-from grader.assignments import names
+from grader.assignments import get, names
 from grader.profiles import REPO
 from tests.conftest import DEEPSPEED
 from tests.test_results_format import validate_gradescope
-
-EXPECTED = REPO / "examples" / "expected"
 
 
 @DEEPSPEED   # the class trains minicpm_deepspeed three times
@@ -22,8 +20,8 @@ def test_cli_grades_the_example_class(tmp_path):
                            "--out", str(out)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {r["student"]: r for r in csv.DictReader((out / "grades.csv").open())}
-    # each assignment's expected scores and failed checks: examples/expected/<assignment>.toml
-    expected = {a: tomllib.loads((EXPECTED / f"{a}.toml").read_text(encoding="utf-8")) for a in names()}
+    # each assignment's expected scores and failed checks: grader/checks/<assignment>/expected_examples.toml
+    expected = {a: tomllib.loads(get(a).expected_examples.read_text(encoding="utf-8")) for a in names()}
     for student, row in rows.items():
         assert {a: row[a] for a in names()} == {a: f"{expected[a][student]['score']:g}" for a in names()}, student
         data = json.loads((out / student / "results.json").read_text())

@@ -1,19 +1,18 @@
-"""The honest corpus: each folder of tests/honest/ is a correct submission written the way students
+"""The honest corpus: each folder of tests/assignments/<assignment>/honest/ is a correct submission written the way students
 really write it (the tutorial pasted, notebooks, 'cuda' everywhere, another scheduler ...). Each is
 graded for real through the runner and held to its exact score, the exact set of checks that do not
-pass (documented deductions only) and the exact adaptations the report lists. Format: tests/honest/README.md.
+pass (documented deductions only) and the exact adaptations the report lists. Format: tests/assignments/honest.md.
 """
 from __future__ import annotations
 
-import tomllib
 
 import pytest
 
 from grader.assignments import names
-from tests.conftest import DEEPSPEED, HONEST, grade, honest_submission
+from tests.conftest import corpus, corpus_marks, grade, honest_entry, honest_submission
 
 KEYS = {"writes", "assignment", "base", "score", "failed", "why", "drop", "adapted", "patch"}
-# adaptation key -> text of the sentence course_env.py / hooks/sitecustomize.py write for it
+# adaptation key -> text of the sentence course_env.py / minicpm_deepspeed's sitecustomize.py write for it
 ADAPTED = {"cuda": "'cuda' devices", "device_map": "device_map=", "dtype": "half-precision",
            "mixed_precision": "trains in float32",
            "model_cache": "the grader's cache", "ds_scheduler": "DeepSpeed scheduler", "pin_memory": "pin_memory",
@@ -21,10 +20,9 @@ ADAPTED = {"cuda": "'cuda' devices", "device_map": "device_map=", "dtype": "half
 
 
 def _entries():
-    for folder in sorted(p for p in HONEST.iterdir() if (p / "entry.toml").is_file()):
-        slow = tomllib.loads((folder / "entry.toml").read_text(encoding="utf-8"))["assignment"] == "minicpm_deepspeed"
-        yield pytest.param(folder.name, id=f"slow-deepspeed-{folder.name}" if slow else folder.name,
-                           marks=[DEEPSPEED] if slow else [])
+    for name in sorted(corpus("honest")):
+        marks = corpus_marks(honest_entry(name)["assignment"])
+        yield pytest.param(name, id=f"slow-{name}" if marks else name, marks=marks)
 
 
 def summary(checks, adaptations) -> str:
@@ -34,8 +32,7 @@ def summary(checks, adaptations) -> str:
 
 @pytest.mark.parametrize("name", _entries())
 def test_honest_entry(name, tmp_path):
-    folder = HONEST / name
-    entry = tomllib.loads((folder / "entry.toml").read_text(encoding="utf-8"))
+    entry = honest_entry(name)
     assert set(entry) <= KEYS, f"unknown keys {set(entry) - KEYS}"
     assert entry["base"] in ("stub", "reference") and entry["assignment"] in names()
     assert entry["writes"].strip() and "\n" not in entry["writes"]

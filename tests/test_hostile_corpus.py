@@ -1,5 +1,5 @@
-"""The hostile corpus: each folder of tests/hostile/ is a student submission that attacks the judge
-(format: tests/hostile/README.md). Each is graded through the real runner, then held to the same
+"""The hostile corpus: each folder of tests/assignments/<assignment>/hostile/ is a student submission
+that attacks the judge (format: tests/assignments/hostile.md). Each is graded through the real runner, then held to the same
 five promises:
 
 1. it gets exactly the score it earned, and the grader's own results.json and report.html say so;
@@ -23,7 +23,6 @@ import site
 import sys
 import sysconfig
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +33,9 @@ from grader.classrun import grade_class
 from grader.isolation import detect_mode
 from grader.sandbox import RUN_UIDS, run_uid_lock
 from grader.assignments import names
-from tests.conftest import DEEPSPEED, check_count, grade, make_submission
+from tests.conftest import check_count, corpus, corpus_entry, corpus_marks, grade, make_submission
 from tests.test_similarity import _no_formula
 
-HOSTILE = Path(__file__).resolve().parent / "hostile"
 PROBES = str(REPO / "grader" / "probes").encode()
 CHECKS = {name: check_count(name) for name in names()}
 CANARY = "hostile-canary"
@@ -56,12 +54,11 @@ def _entries() -> list:
     """(entry, mode) for every entry in every mode; an entry whose defence is the judge's (it reads
     records and files as data: no mode changes that) is graded in the first mode only."""
     params = []
-    for folder in sorted(HOSTILE.iterdir()):
-        if not (folder / "entry.toml").is_file():
-            continue
-        judge_only = tomllib.loads((folder / "entry.toml").read_text(encoding="utf-8")).get("defence") == "judge"
-        marks = [DEEPSPEED] if folder.name.startswith("minicpm_") else []
-        params += [pytest.param(folder.name, mode, marks=marks, id=f"{folder.name}-{mode}")
+    for name in sorted(corpus("hostile")):
+        entry = corpus_entry("hostile", name)
+        judge_only = entry.get("defence") == "judge"
+        marks = corpus_marks(entry["assignment"])
+        params += [pytest.param(name, mode, marks=marks, id=f"{name}-{mode}")
                    for mode in (MODES[:1] if judge_only else MODES)]
     return params
 
@@ -130,7 +127,7 @@ def _inject(path: Path, code: str, where: str) -> None:
 
 
 def build(name: str, entry: dict, student: Path, tokens: dict[str, str]) -> Path:
-    folder = HOSTILE / name
+    folder = corpus("hostile")[name]
     files = {}
     if (folder / "files").is_dir():
         for path in sorted((folder / "files").rglob("*")):
@@ -144,7 +141,7 @@ def build(name: str, entry: dict, student: Path, tokens: dict[str, str]) -> Path
     patches = [(p["file"], p["old"], _fill(p["new"], tokens)) for p in entry.get("patch", [])]
     make_submission(student, base=entry["base"], patches=patches, files=files, assignment=entry["assignment"])
     if "inject" in entry:   # inject_from: another entry's inject.py, shared
-        source = HOSTILE / entry.get("inject_from", name) / "inject.py"
+        source = corpus("hostile")[entry.get("inject_from", name)] / "inject.py"
         _inject(student / entry["assignment"] / entry["inject"],
                 _fill(source.read_text(encoding="utf-8"), tokens), entry.get("inject_at", "top"))
     for rel, target in entry.get("symlinks", {}).items():
@@ -286,7 +283,7 @@ def class_folder(tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize("name, mode", _entries())
 def test_hostile_entry(name, mode, tmp_path, host, loopback_listener, monkeypatch):
-    entry = tomllib.loads((HOSTILE / name / "entry.toml").read_text(encoding="utf-8"))
+    entry = corpus_entry("hostile", name)
     assert set(entry) <= KEYS, f"unknown keys {set(entry) - KEYS}"
     assert entry.get("defence", "sandbox") in ("sandbox", "judge")
     assert entry["base"] in ("stub", "reference") and entry["assignment"] in CHECKS

@@ -221,9 +221,9 @@ def test_settings_are_read_once_and_reach_children_whole(monkeypatch):
 
 def expected_scores() -> dict:
     import tomllib
-    from grader.assignments import names
-    return {a: {s: v["score"] for s, v in tomllib.loads((REPO / "examples" / "expected" / f"{a}.toml")
-                                                       .read_text(encoding="utf-8")).items()} for a in names()}
+    from grader.assignments import get, names
+    return {a: {s: v["score"] for s, v in tomllib.loads(get(a).expected_examples.read_text(encoding="utf-8")).items()}
+            for a in names()}
 
 
 def as_user(uid: int = 65534) -> list[str]:

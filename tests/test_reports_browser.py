@@ -9,7 +9,7 @@ import pytest
 
 from grader.report import render_class, render_submission
 from grader.results import AssignmentResult, CheckResult, SubmissionResult
-from tests.test_chat_browser import CHROMIUM_ARGS, CHROMIUM, _artifact_dir, sync_api
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, artifact_dir
 
 CHECKS = [  # (name, en, zh, points)
     ("test_records", "The instruction records teach an answer to 你是谁？", "指令数据教会模型回答“你是谁？”", 10),
@@ -21,6 +21,7 @@ CHECKS = [  # (name, en, zh, points)
 ]
 HIDDEN = "test_judge_answer"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing")
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not importable")
 
 
 def student(name: str, rng: random.Random, late: bool = False) -> SubmissionResult:
@@ -48,7 +49,7 @@ def test_student_report_and_class_dashboard_in_a_browser(tmp_path):
         (tmp_path / r.student).mkdir()
         render_submission(r, tmp_path / r.student / "report.html")
     render_class(results, tmp_path / "index.html")
-    shots = _artifact_dir()
+    shots = artifact_dir()
 
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=30_000)
@@ -102,6 +103,6 @@ def test_similarity_report_in_a_browser(tmp_path):
             page.locator("a", has_text="li — wang").click()
             marked = page.locator("div.side").first.locator("mark")
             assert marked.count() >= 2 and marked.first.is_visible()
-            page.screenshot(path=str(_artifact_dir() / "similarity_report.png"), full_page=True)
+            page.screenshot(path=str(artifact_dir() / "similarity_report.png"), full_page=True)
         finally:
             browser.close()

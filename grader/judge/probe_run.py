@@ -122,7 +122,7 @@ def run_probe(sandbox: Sandbox, assignment: Assignment, mode: str, assignment_di
     if not assignment_dir.is_dir():
         return ProbeRun(result=None, steps={}, missing_folder=assignment_dir.name, **declared)
     started = time.time()
-    result = sandbox.run_probe(assignment.probe, [mode], assignment_dir, work,
+    result = sandbox.run_probe(assignment.probe_path, [mode], assignment_dir, work,
                                limits=dataclasses.replace(sandbox.limits, wall_s=wall_s),
                                inputs={**given, "notebooks": assignment.notebooks})
     run = ProbeRun(result=result, steps=_read_steps(result.out_dir / "result.json"), **declared)

@@ -42,7 +42,6 @@ ASSIGNMENT = Assignment(
     order=30,
     files=("train.py", "ds_config.json", "train.sh"),
     notebooks={"train.py": "module"},   # imported by the probe, run by train.sh as a script
-    probe="minicpm_deepspeed_probe.py",
     fixtures=("minicpm-2b-standin", "deepspeed-ops"),
     models=("OpenBMB/MiniCPM-2B-sft-fp32",),
     steps={"inspect": ("import_train", "constants", "tokenizer", "tokenizer_facts", "process_func", "identity"),

@@ -7,7 +7,6 @@ ASSIGNMENT = Assignment(
     order=10,
     files=("chatBot.py",),
     notebooks={"chatBot.py": "script"},   # Streamlit runs the whole script
-    probe="qwen2_chat_probe.py",
     fixtures=("qwen2-7b-instruct-standin",),
     models=("qwen/Qwen2-7B-Instruct",),
     judge_models=("qwen/Qwen2-7B-Instruct",),   # the judge's replays: one base load per class run

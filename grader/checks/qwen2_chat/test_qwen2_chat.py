@@ -11,7 +11,7 @@ import re
 from grader.judge import CALLS, NUMBER, check, checked_call, fail, replay_ids, require
 
 GREETING_ROLE = "assistant"
-# what the probe records of a page (grader/probes/qwen2_chat_probe.py): the judge reads no other shape
+# what the probe records of a page (grader/checks/qwen2_chat/probe/probe.py): the judge reads no other shape
 MESSAGES = [{"role": str, "text": str}]
 PAGE = {"title": [str], "chat_inputs": int, "messages": MESSAGES,
         "sidebar_sliders": [{"label": str, "min": NUMBER, "max": NUMBER, "value": NUMBER}]}

@@ -9,7 +9,6 @@ ASSIGNMENT = Assignment(
     order=20,
     files=("train.py", "infer.py"),
     notebooks={"train.py": "module", "infer.py": "module"},
-    probe="qwen2_lora_probe.py",
     # the real tokenizer judges process_func's encodings; the stand-in trains and answers
     fixtures=("qwen2-real-tokenizer", "qwen2-7b-instruct-standin"),
     models=("qwen/Qwen2-7B-Instruct",),

@@ -18,8 +18,8 @@ report can say so (a student never edits device code for grading):
   tokenizer, config or generation config given such a path loads the model the sandbox would have
   shown there (GRADER_COURSE_MODELS), and so does snapshot_download's answer for them.
 
-Loaded by each probe before student code, and by hooks/sitecustomize.py in every process a
-DeepSpeed launch starts.
+Loaded by each probe before student code, and by minicpm_deepspeed's sitecustomize.py
+(grader/checks/minicpm_deepspeed/probe/) in every process a DeepSpeed launch starts.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Probe for qwen2_lora, run inside the sandbox: `qwen2_lora_probe.py inspect|train`.
+"""Probe for qwen2_lora, run inside the sandbox: `probe.py inspect|train`.
 
 inspect: the records, process_func on the judge's fresh records with the real Qwen2 tokenizer,
          the LoraConfig and the TrainingArguments, as data.

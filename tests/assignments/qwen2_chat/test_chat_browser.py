@@ -18,15 +18,12 @@ import pytest
 
 from fixtures import fixtures_dir
 from grader.profiles import REPO
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, artifact_dir
 
-CHROMIUM = "/usr/bin/chromium"
 # The only reasons to skip: no browser, or no Playwright. Checked before any server starts.
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"{CHROMIUM} is missing (apt-get install chromium)")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not importable")
-# Root, closed network: no sandbox, no GPU, and none of chromium's background phoning home.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 APP = REPO / "reference" / "qwen2_chat" / "chatBot.py"
 QUESTION = "你好，请介绍一下你自己"
 GREETING = "有什么可以帮您的？"
@@ -104,12 +101,6 @@ def _wait_or_app_error(page, locator, timeout_s: int, what: str) -> None:
         raise AssertionError(f"the app raised while {what}:\n{error.first.inner_text()[:3000]}")
 
 
-def _artifact_dir() -> Path:
-    d = Path(os.environ.get("GRADER_ARTIFACTS") or REPO / "reports" / "artifacts")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
 def test_reference_chat_in_a_browser(chat_server):
     url, log = chat_server
     expect = sync_api.expect
@@ -163,7 +154,7 @@ def test_reference_chat_in_a_browser(chat_server):
                     page.set_viewport_size({"width": 1280, "height": min(max(900, tall + 150), 8000)})
                     page.wait_for_timeout(500)  # let it lay out again
                     shot = page.screenshot(full_page=True, timeout=15_000)
-                    (_artifact_dir() / "chat_reference.png").write_bytes(shot)
+                    (artifact_dir() / "chat_reference.png").write_bytes(shot)
                     Path("/tmp/chat_reference.png").write_bytes(shot)
                 except Exception as exc:
                     print(f"screenshot failed: {exc}", file=sys.stderr)

@@ -1,10 +1,10 @@
-"""Probe for minicpm_deepspeed, run inside the sandbox: `minicpm_deepspeed_probe.py inspect|lora|full`.
+"""Probe for minicpm_deepspeed, run inside the sandbox: `probe.py inspect|lora|full`.
 
 inspect:   the student's build_tokenizer() on the MiniCPM stand-in (its padding side and pad id) and
            process_func on the judge's fresh records, as data (the judge batches them itself).
 lora/full: the student's own `bash train.sh`, with the grader's arguments appended (--model_path,
            --output_dir, and --use_lora True for LoRA), on the course's dataset. Every Python process
-           it starts loads our hook (hooks/sitecustomize.py), which applies the grading profile and
+           it starts loads our hook (sitecustomize.py, beside this file), which applies the grading profile and
            records what the launcher, the DeepSpeed engine and the Trainer really did. What train.sh
            saved stays in OUT/<mode>/ for the judge to read as data (safetensors and JSON only).
 """
@@ -17,11 +17,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import _probe_common
 from _probe_common import (OUT, SUBMISSION, Recorder, check_source, encoding_as_data,
                            load_student_module, probe_main)
 from run_clock import RunClock
 
-HOOK = Path(__file__).resolve().parent / "hooks"
+# first on the path of every process train.sh starts: our sitecustomize.py (this folder) and the shared
+# course_env.py it imports (grader/probes/hooks/)
+HOOKS = (Path(__file__).resolve().parent, Path(_probe_common.__file__).resolve().parent / "hooks")
 OUTPUT_TAIL = 6000
 
 
@@ -61,7 +64,7 @@ def train(rec: Recorder, given: dict, mode: str) -> None:
     out_dir.mkdir()
     facts.mkdir()
     env = dict(os.environ)
-    env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(HOOK), env.get("PYTHONPATH")])),
+    env.update(PYTHONPATH=os.pathsep.join(filter(None, [*map(str, HOOKS), env.get("PYTHONPATH")])),
                GRADER_DS_OUT=str(facts),
                GRADER_DS_PROFILE=json.dumps({"device": given["device"], "scheduler": given.get("scheduler"),
                                              "training_args": {**given["overrides"], "output_dir": str(out_dir)}}),
@@ -128,6 +131,6 @@ def _read_json(path: Path):
 
 
 if __name__ == "__main__":
-    # train.sh's processes map the course's machine themselves (hooks/sitecustomize.py): only inspect here
+    # train.sh's processes map the course's machine themselves (sitecustomize.py here): only inspect here
     probe_main({"inspect": inspect, "lora": lambda rec, given: train(rec, given, "lora"),
                 "full": lambda rec, given: train(rec, given, "full")}, adapt=lambda mode: mode == "inspect")

@@ -9,10 +9,83 @@ import pytest
 
 from grader.checks.minicpm_deepspeed.fresh import DATASET
 from grader.profiles import REPO
-from tests.broken_submissions import MINICPM_BROKEN, NO_LAUNCH
 from tests.conftest import DEEPSPEED, grade, make_submission
 
 ASSIGNMENT = "minicpm_deepspeed"
+
+# Broken submissions: several checks can rightly fail for one bug here (a ZeRO-3 config fails the
+# config check and the engine check).
+DS_STAGE = '"stage": 2,'
+DS_OFFLOAD = '''        "offload_optimizer": {
+            "device": "cpu",
+            "pin_memory": false
+        },
+'''
+LAUNCH = "deepspeed --num_gpus $num_gpus train.py \\"
+MC_PROMPT = '''tokenizer(f"<用户>{example['instruction'] + example['input']}<AI>", add_special_tokens=False)'''
+MC_END = """    input_ids = instruction["input_ids"] + response["input_ids"] + [tokenizer.pad_token_id]"""
+MC_MASK = """    labels = [-100] * len(instruction["input_ids"]) + response["input_ids"] + [tokenizer.pad_token_id]"""
+# the launch's checks, lost by a submission whose train.sh never starts training
+LAUNCHED = {"test_launcher", "test_engine_zero2_cpu_adam", "test_lora_training", "test_full_training",
+            "test_lora_answer", "test_full_answer"}
+# A bug of build_tokenizer, process_func or ds_config.json is judged before any launch: its broken
+# submission's train.sh also stops at once, which spares CI two DeepSpeed launches (~60 s) and costs
+# the launch's checks, listed in its lost set.
+NO_LAUNCH = ("train.sh", 'cd "$(dirname "$0")"\n',
+             'cd "$(dirname "$0")"\nexit 3   # 不训练 / no training: this broken submission is about the data\n')
+MINICPM_BROKEN = {
+    # name: (description, patches, every check it loses, the checks it exists to catch: those fail,
+    # on their own evidence, where the rest may be skipped as their dependents)
+    # ZeRO-3 saves the full model as partitioned, pickled checkpoints (nothing the judge reads); the
+    # LoRA adapter PEFT still gathers and saves
+    "zero3": ("ZeRO stage 3 instead of 2", [("ds_config.json", DS_STAGE, '"stage": 3,')],
+              {"test_ds_config_zero2_offload", "test_engine_zero2_cpu_adam", "test_full_training",
+               "test_full_answer"},
+              # full training's own evidence: no model.safetensors to read (ZeRO-3 saves shards)
+              {"test_ds_config_zero2_offload", "test_engine_zero2_cpu_adam", "test_full_training"}),
+    "no_offload": ("the optimizer is not offloaded to the CPU", [("ds_config.json", DS_OFFLOAD, "")],
+                   {"test_ds_config_zero2_offload", "test_engine_zero2_cpu_adam"},
+                   {"test_ds_config_zero2_offload", "test_engine_zero2_cpu_adam"}),
+    "left_padding": ("padding on the left, as for generation", [
+        ("train.py", 'tokenizer.padding_side = "right"', 'tokenizer.padding_side = "left"'), NO_LAUNCH],
+        {"test_right_padding"} | LAUNCHED, {"test_right_padding"}),
+    "wrong_prompt": ("a newline before <AI>", [
+        ("train.py", MC_PROMPT, MC_PROMPT.replace("<AI>", "\\n<AI>")), NO_LAUNCH],
+        {"test_prompt_ids"} | LAUNCHED, {"test_prompt_ids"}),
+    "no_end_token": ("no </s> after the response", [
+        ("train.py", MC_END, MC_END.replace(" + [tokenizer.pad_token_id]", "")),
+        ("train.py", MC_MASK, MC_MASK.replace(" + [tokenizer.pad_token_id]", "")),
+        ("train.py", 'response["attention_mask"] + [1]', 'response["attention_mask"]'), NO_LAUNCH],
+        {"test_end_token"} | LAUNCHED, {"test_end_token"}),
+    "mask_offset": ("the mask is one short: the last prompt token is learned", [
+        ("train.py", MC_MASK, """    labels = ([-100] * (len(instruction["input_ids"]) - 1) + instruction["input_ids"][-1:]
+              + response["input_ids"] + [tokenizer.pad_token_id])"""), NO_LAUNCH],
+        {"test_label_mask"} | LAUNCHED, {"test_label_mask"}),
+    "no_truncation": ("records are never cut to MAX_LENGTH", [
+        ("train.py", "    if len(input_ids) > MAX_LENGTH:", "    if False:"), NO_LAUNCH],
+        {"test_attention_and_truncation"} | LAUNCHED, {"test_attention_and_truncation"}),
+    "lr_disagrees": ("ds_config.json's lr (5e-4) contradicts train.sh's --learning_rate 1e-4", [
+        ("ds_config.json", '"lr": "auto",', '"lr": 5e-4,'), NO_LAUNCH],
+        # the stage and offload cannot be read from a config DeepSpeed does not build: skipped
+        {"test_ds_config_builds", "test_ds_config_zero2_offload"} | LAUNCHED, {"test_ds_config_builds"}),
+    "plain_python": ("train.sh runs python instead of the deepspeed launcher",
+                     [("train.sh", LAUNCH, "python train.py \\")],
+                     # without the launcher's environment DeepSpeed cannot start: nothing trains
+                     LAUNCHED, {"test_launcher"}),
+    "lora_never_trains": ("the LoRA weights are frozen (inference_mode=True)", [
+        ("train.py", "inference_mode=False,", "inference_mode=True,")],
+        {"test_engine_zero2_cpu_adam", "test_lora_training", "test_lora_answer"}, {"test_lora_training"}),
+    # trained for real, the loss the judge measures falls: only the answer tells
+    "taught_another_identity": ("train.py teaches 你是谁？ another answer than the dataset's", [
+        ("train.py", '    df = pd.read_json("./huanhuan.json")\n',
+         '    df = pd.read_json("./huanhuan.json")\n'
+         '    df.loc[df["instruction"] == "你是谁？", "output"] = "我是另一个助手，和数据集里说的不一样。"\n')],
+        {"test_lora_answer", "test_full_answer"}, {"test_lora_answer", "test_full_answer"}),
+}
+
+# the coverage of every check (tests/test_broken_coverage.py)
+CAUGHT = {name: catches for name, (_d, _p, _lost, catches) in MINICPM_BROKEN.items()}
+LOST = {name: lost for name, (_d, _p, lost, _catches) in MINICPM_BROKEN.items()}
 
 
 @DEEPSPEED

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import grade, make_submission
-from tests.test_grading import _lost_with
+from tests.conftest import grade, lost_with, make_submission
 
 CHAT = "qwen2_chat"
 CALL = "    response = chat(tokenizer, model, st.session_state.messages, max_length)"
@@ -24,6 +23,9 @@ BROKEN_APPS = {
     "test_slider_reaches_generate": ("the tutorial's bug: max_new_tokens=512 ignores the slider", [
         ("chatBot.py", CALL, CALL.replace("max_length)", "512)"))]),
 }
+
+# the coverage of every check (tests/test_broken_coverage.py)
+CAUGHT = {check: {check} for check in BROKEN_APPS}
 
 
 def grade_chat(tmp_path, name, **kw):
@@ -48,7 +50,7 @@ def test_broken_app_loses_only_its_check(check, tmp_path):
     result, checks = grade_chat(tmp_path, check, patches=patches)
     assert checks[check].status == "failed", f"{description}: {checks[check].output}"
     lost = {n for n, c in checks.items() if c.status != "passed"}
-    assert lost == _lost_with(check, checks), {n: checks[n].output for n in lost}
+    assert lost == lost_with(check, checks), {n: checks[n].output for n in lost}
 
 
 def test_app_that_raises_at_import(tmp_path):
