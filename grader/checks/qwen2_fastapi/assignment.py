@@ -8,7 +8,6 @@ ASSIGNMENT = Assignment(
     order=40,
     files=("api.py",),
     notebooks={"api.py": "script"},   # run whole, as `python api.py`
-    probe="qwen2_fastapi_probe.py",
     fixtures=("qwen2-7b-instruct-standin",),
     models=("qwen/Qwen2-7B-Instruct",),
     judge_models=("qwen/Qwen2-7B-Instruct",),   # the judge's replays: one base load per class run
