@@ -15,7 +15,6 @@ from functools import cache
 from pathlib import Path
 
 CHECKS = Path(__file__).resolve().parent / "checks"
-PROBES = Path(__file__).resolve().parent / "probes"   # the probes' shared modules (start.py, _probe_common ...)
 
 
 class AssignmentError(ValueError):
@@ -86,14 +85,12 @@ class Assignment:
 
     @property
     def probe_path(self) -> Path:
-        own = self.folder / "probe" / self.probe
-        return own if own.is_file() else PROBES / self.probe   # TRANSITIONAL: a probe still in grader/probes/
+        return self.folder / "probe" / self.probe
 
     @property
     def expected_examples(self) -> Path:
         """The scores and failed checks of the example class (examples/submissions/) for this assignment."""
-        own = self.folder / "expected_examples.toml"
-        return own if own.is_file() else CHECKS.parent.parent / "examples" / "expected" / f"{self.name}.toml"   # TRANSITIONAL
+        return self.folder / "expected_examples.toml"
 
     def limits(self, profile: str = "cpu") -> dict[str, float]:
         """Seconds per limit under ``profile`` (its Grading may set its own), with the environment's overrides."""
@@ -168,6 +165,9 @@ def discover() -> dict[str, Assignment]:
             raise AssignmentError(f"{declaration}: define ASSIGNMENT = Assignment(...) (grader.assignments)")
         if assignment.name != folder.name:
             raise AssignmentError(f"{declaration}: name {assignment.name!r} must be its folder's, {folder.name!r}")
+        if not assignment.probe_path.is_file():
+            raise AssignmentError(f"{declaration}: its probe {assignment.probe_path} is missing; write it there "
+                                  f"(docs/authoring.md, section 3) or name another file of {folder.name}/probe/")
         found.append(assignment)
     return {a.name: a for a in sorted(found, key=lambda a: (a.order, a.name))}
 

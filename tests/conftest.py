@@ -74,8 +74,7 @@ def corpus(kind: str) -> dict[str, Path]:
     """Every entry of one corpus ("honest" or "hostile") by name, from each assignment's proof folder
     (tests/assignments/<assignment>/<kind>/<entry>/). Names are test ids: unique across assignments."""
     found: dict[str, Path] = {}
-    old = sorted((Path(__file__).resolve().parent / kind).glob("*/entry.toml"))   # TRANSITIONAL: tests/<kind>/
-    for toml in [*sorted(PROOFS.glob(f"*/{kind}/*/entry.toml")), *old]:
+    for toml in sorted(PROOFS.glob(f"*/{kind}/*/entry.toml")):
         name = toml.parent.name
         if name in found:
             raise AssertionError(f"two {kind} entries named {name!r}: {found[name]} and {toml.parent}; rename one")
@@ -89,7 +88,7 @@ def corpus_entry(kind: str, name: str) -> dict:
     folder = corpus(kind)[name]
     entry = tomllib.loads((folder / "entry.toml").read_text(encoding="utf-8"))
     owner = folder.parent.parent
-    if owner.parent == PROOFS and entry.get("assignment") != owner.name:
+    if entry.get("assignment") != owner.name:
         raise AssertionError(f"{folder}/entry.toml: assignment = {entry.get('assignment')!r}, but it lives in "
                              f"{owner.name}'s proof folder; move it to tests/assignments/{entry.get('assignment')}/{kind}/")
     return entry
@@ -99,10 +98,7 @@ def corpus_marks(assignment: str) -> list:
     """The pytest marks an assignment's corpus entries take (CORPUS_MARKS in its proof package:
     DeepSpeed launches run one at a time)."""
     import importlib
-    try:
-        return list(getattr(importlib.import_module(f"tests.assignments.{assignment}"), "CORPUS_MARKS", []))
-    except ModuleNotFoundError:   # TRANSITIONAL: an assignment without a proof folder yet
-        return []
+    return list(getattr(importlib.import_module(f"tests.assignments.{assignment}"), "CORPUS_MARKS", []))
 
 
 def honest_entry(name: str) -> dict:

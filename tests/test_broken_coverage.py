@@ -24,15 +24,14 @@ def declared_checks(assignment: str) -> set[str]:
 
 def proof(assignment: str):
     """The assignment's proof module."""
-    for module in (f"tests.assignments.{assignment}.test_{assignment}",
-                   f"tests.test_{assignment}"):   # TRANSITIONAL: a proof still in tests/
-        try:
-            return importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if not module.startswith(exc.name or "-"):
-                raise
+    module = f"tests.assignments.{assignment}.test_{assignment}"
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if not module.startswith(exc.name or "-"):
+            raise
     raise AssertionError(f"{assignment}: no proof module; write tests/assignments/{assignment}/test_{assignment}.py "
-                         "with its broken submissions and CAUGHT")
+                         "with its broken submissions and CAUGHT (tests/assignments/README.md)")
 
 
 @pytest.mark.parametrize("assignment", sorted(names()))
