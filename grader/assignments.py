@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from grader.probes.shapes import Mode, Opt, is_shape
+
 CHECKS = Path(__file__).resolve().parent / "checks"
 
 
@@ -53,11 +55,6 @@ class Assignment:
     files: tuple[str, ...]          # what a submission holds
     fixtures: tuple[str, ...]       # fixture recipes it needs under every profile (fixtures/recipes/<name>.py)
     time_limits: dict[str, TimeLimit]
-    # the probe's contract: each mode (the probe's argument) and the steps it records, which are all
-    # its checks may read (grader/judge/probe_run.py; "turn{i}" stands for turn0, turn1, ...; the
-    # shared started/finished/adaptations/notebooks need no declaring). tests/test_probe_contract.py
-    # fails on a name a probe writes or a check reads that is not declared here.
-    steps: dict[str, tuple[str, ...]]
     # profile name -> the grading overrides the checks apply under it (lr and epochs for a stand-in,
     # say), and a sentence for the report; a profile not named here cannot grade this assignment
     grading: dict[str, "Grading"]
@@ -86,6 +83,19 @@ class Assignment:
     @property
     def probe_path(self) -> Path:
         return self.folder / "probe" / self.probe
+
+    @property
+    def modes(self) -> dict[str, Mode]:
+        """The probe's contract (probe/contract.py, MODES): each mode (the probe's argument), the inputs
+        the judge sends it and the steps it records, with their shapes. The checks read no other step
+        (grader/judge/probe_run.py; the shared started/finished/adaptations/notebooks need no declaring);
+        tests/test_probe_contract.py fails on a name a probe writes or a check reads that is not declared."""
+        return _contract(self.name)
+
+    @property
+    def steps(self) -> dict[str, tuple[str, ...]]:
+        """Each mode's step names ("turn{i}" stands for turn0, turn1, ...)."""
+        return {mode: tuple(declared.steps) for mode, declared in self.modes.items()}
 
     @property
     def expected_examples(self) -> Path:
@@ -149,6 +159,24 @@ class Grading:
 
     def overrides_for(self, standin: bool) -> dict:
         return {**self.overrides, **self.standin_overrides} if standin else dict(self.overrides)
+
+
+@cache
+def _contract(name: str) -> dict[str, Mode]:
+    where = CHECKS / name / "probe" / "contract.py"
+    if not where.is_file():
+        raise AssignmentError(f"{where} is missing: declare the probe's modes there (MODES = {{mode: Mode(inputs=..., "
+                              f"steps=...)}}, docs/authoring.md section 3)")
+    modes = getattr(importlib.import_module(f"grader.checks.{name}.probe.contract"), "MODES", None)
+    if not isinstance(modes, dict) or not modes or not all(isinstance(m, Mode) for m in modes.values()):
+        raise AssignmentError(f"{where}: define MODES = {{mode: Mode(inputs=..., steps=...)}} (grader/probes/shapes.py)")
+    for mode, declared in modes.items():
+        for kind, shapes in (("input", declared.inputs), ("step", declared.steps)):
+            bad = [key for key, shape in shapes.items() if not is_shape(shape.shape if isinstance(shape, Opt) else shape)]
+            if bad:
+                raise AssignmentError(f"{where}: mode {mode!r}: the {kind} shapes of {bad} are not shapes "
+                                      "(grader/probes/shapes.py says what is)")
+    return modes
 
 
 @cache

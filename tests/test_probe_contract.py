@@ -1,6 +1,8 @@
-"""The contract between each probe and its checks (Assignment.steps): every step name a probe writes
-and every name a check reads is declared, and every declared one is written. Read from the sources,
-before any grading: a misspelt name is the grader's bug, caught here, never a student's lost points."""
+"""The contract between each probe and its checks (grader/checks/<name>/probe/contract.py): every step
+name a probe writes and every name a check reads is declared, and every declared one is written; the
+probe runs the contract's modes, the judge sends each mode its declared inputs and reads each step at its
+declared shape. Read from the sources, before any grading: a misspelt name is the grader's bug, caught
+here, never a student's lost points."""
 from __future__ import annotations
 
 import ast
@@ -9,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from grader import assignments, judge
-from grader.judge.probe_run import COMMON_STEPS, ProbeRun, UndeclaredStep, declares
+from grader.judge.probe_run import COMMON_STEPS, ContractError, ProbeRun, UndeclaredStep, declares, run_probe
+from grader.plugin import CheckFailed
+from grader.probes.shapes import Mode, Opt, is_shape
 from grader.sandbox import SandboxResult
 
 GRADER = Path(assignments.__file__).resolve().parent
@@ -101,7 +105,49 @@ def test_a_misspelt_step_name_on_either_side_is_found():
 def test_a_check_reading_an_undeclared_step_is_the_graders_error_not_the_students():
     result = SandboxResult(returncode=0, output="", timed_out=False, wall_s=1.0, output_truncated=False,
                            out_dir=Path("."))
-    run = ProbeRun(result=result, steps={"turn0": {"ok": True, "value": 1}}, declared=("turn{i}",), mode="chat")
+    run = ProbeRun(result=result, steps={"turn0": {"ok": True, "value": 1}}, contract=Mode(steps={"turn{i}": int}),
+                   mode="chat")
     assert run.value("turn0") == 1 and run.entry("turn7") is None
     with pytest.raises(UndeclaredStep, match="'turn'"):
         run.value("turn")   # not CheckFailed: the plugin reports an internal error, the points are kept
+
+
+def test_a_step_is_read_at_its_declared_shape_and_a_forged_one_fails_the_check():
+    result = SandboxResult(returncode=0, output="", timed_out=False, wall_s=1.0, output_truncated=False,
+                           out_dir=Path("."))
+    steps = {"loads": {"ok": True, "value": {"model": "1", "tokenizer": 1}}, "answer": {"ok": True, "value": "hi"}}
+    run = ProbeRun(result=result, steps=steps, contract=Mode(steps={"loads": {"model": int, "tokenizer": int},
+                                                                    "answer": str}), mode="chat")
+    assert run.value("answer") == "hi" and run.optional("loads") is None
+    with pytest.raises(CheckFailed, match="malformed"):
+        run.value("loads")   # student data: a record of another shape fails the check that reads it
+    with pytest.raises(CheckFailed, match="malformed"):
+        run.value("answer", int)   # a check may ask for a narrower view than the contract's
+
+
+@pytest.mark.parametrize("name", assignments.names())
+def test_the_probe_runs_its_contracts_modes_and_every_shape_is_a_shape(name):
+    declared = assignments.get(name)
+    calls = [node for node in ast.walk(ast.parse(declared.probe_path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "probe_main"]
+    assert len(calls) == 1 and isinstance(calls[0].args[0], ast.Dict), f"{declared.probe_path}: one probe_main({{...}})"
+    assert {k.value for k in calls[0].args[0].keys} == set(declared.modes), "the probe's modes are its contract's"
+    for mode in declared.modes.values():
+        shapes = [*mode.inputs.values(), *mode.steps.values()]
+        assert all(is_shape(s.shape if isinstance(s, Opt) else s) for s in shapes)
+
+
+def test_inputs_off_the_contract_are_the_graders_error_before_anything_runs(tmp_path):
+    lora = assignments.get("qwen2_lora")
+    given = {"fresh_records": [{"instruction": "a", "input": "", "output": "b"}], "real_tokenizer": "/t"}
+    for wrong, says in [({**given, "extra": 1}, "'extra' is not declared"), ({"real_tokenizer": "/t"}, "missing"),
+                        ({**given, "real_tokenizer": 3}, "'real_tokenizer' is not of shape")]:
+        with pytest.raises(ContractError, match=says):   # sandbox None: it raises before any run
+            run_probe(None, lora, "inspect", tmp_path, tmp_path / "w", wrong, 10)
+    with pytest.raises(ContractError, match="no probe mode 'inspekt'"):
+        run_probe(None, lora, "inspekt", tmp_path, tmp_path / "w", given, 10)
+
+
+def test_a_shape_written_wrong_is_found():
+    assert is_shape({"a": [int], "b": Opt((str, None)), "c": object}) and is_shape((dict, None))
+    assert not is_shape([int, str]) and not is_shape({"a": "int"}) and not is_shape(set) and not is_shape(())

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import importlib
 
-# public name -> the module that defines it (grader.plugin for "plugin", else grader.judge.<module>)
+# public name -> the module that defines it (grader.plugin for "plugin", grader.probes.shapes for
+# "shapes", the language of the probes' contracts, else grader.judge.<module>)
 _PUBLIC = {
     # declaring a check and its verdict: @check(points, ...), require(cond, zh, en), fail, skip (grader.plugin)
     "check": "plugin", "CheckFailed": "plugin", "fail": "plugin", "record_measure": "plugin",
     "require": "plugin", "skip": "plugin",
     # running the assignment's probe in the sandbox and reading its declared steps (grader.judge.probe_run)
-    "ProbeRun": "probe_run", "run_probe": "probe_run", "UndeclaredStep": "probe_run",
-    # reading student data as bounded, shape-checked data (grader.judge.student_data)
-    "conforms": "student_data", "NUMBER": "student_data", "Opt": "student_data",
-    "read_json_object": "student_data",
+    "ContractError": "probe_run", "ProbeRun": "probe_run", "run_probe": "probe_run", "UndeclaredStep": "probe_run",
+    # reading student data as bounded, shape-checked data (grader.judge.student_data; shapes: grader.probes.shapes)
+    "conforms": "shapes", "NUMBER": "shapes", "Opt": "shapes", "read_json_object": "student_data",
     # replaying the student's generate calls in the judge (grader.judge.replays)
     "CALLS": "replays", "checked_call": "replays", "replay": "replays", "replay_ids": "replays",
     # the fine-tuning judge: its own loss, the taught answer, the probe runs of a training (grader.judge.finetune)
@@ -27,7 +27,7 @@ _PUBLIC = {
     "require_learned": "finetune", "require_losses_fall": "finetune", "require_taught_answer": "finetune",
     "similarity": "finetune", "start_probe_runs": "finetune", "supervised": "finetune",
     # checking a process_func's encodings against the judge's own (grader.judge.process_func)
-    "ENCODING": "process_func", "encodings": "process_func", "long_record_ids": "process_func",
+    "ENCODING": "shapes", "encodings": "process_func", "long_record_ids": "process_func",
     "prompt_len": "process_func", "require_attention_mask": "process_func",
     "require_exact_prompt": "process_func", "require_label_mask": "process_func", "show": "process_func",
     "student_max_length": "process_func",
@@ -44,13 +44,15 @@ def __getattr__(name: str):
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"grader.judge has no public name {name!r} (see grader.judge.__all__)")
-    package = "grader" if module == "plugin" else "grader.judge"
-    value = getattr(importlib.import_module(f"{package}.{module}"), name)
+    value = getattr(importlib.import_module(_dotted(module)), name)
     globals()[name] = value
     return value
 
 
+def _dotted(module: str) -> str:
+    return {"plugin": "grader.plugin", "shapes": "grader.probes.shapes"}.get(module, f"grader.judge.{module}")
+
+
 def module_of(name: str) -> str:
     """The file a public name comes from, relative to grader/ ("judge/replays.py", "plugin.py")."""
-    module = _PUBLIC[name]
-    return "plugin.py" if module == "plugin" else f"judge/{module}.py"
+    return _dotted(_PUBLIC[name]).removeprefix("grader.").replace(".", "/") + ".py"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ import pytest
 from grader.assignments import Assignment
 from grader.judge.student_data import conforms, read_json_object
 from grader.plugin import ADAPTATIONS, CheckFailed, fail, record_probe, running_check, skip, stash
+from grader.probes.shapes import Mode
 from grader.sandbox import Sandbox, SandboxResult
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024
@@ -22,21 +22,29 @@ ADAPTATION_KEYS = ("cuda", "device_map", "dtype", "mixed_precision", "model_cach
 RUNS = pytest.StashKey[list]()   # every run of this grading session, for the report's adaptations
 _RUNS_LOCK = threading.Lock()
 # what the probes' shared code records in every mode (grader/probes/_probe_common.py, notebooks.py);
-# the rest each assignment declares per mode (Assignment.steps)
+# the rest each assignment declares per mode (its probe/contract.py)
 COMMON_STEPS = ("started", "finished", "adaptations", "notebooks")
 
 
-class UndeclaredStep(RuntimeError):
-    """A check read a step that its probe's mode does not declare (Assignment.steps): a misspelt name is
-    the grader's bug, an internal error, never a student's lost points (tests/test_probe_contract.py
-    finds it before any grading)."""
+class ContractError(RuntimeError):
+    """The judge broke its probe's contract (probe/contract.py): inputs it does not declare, or of another
+    shape. The grader's bug, an internal error, never a student's lost points."""
+
+
+class UndeclaredStep(ContractError):
+    """A check read a step that its probe's mode does not declare: a misspelt name is the grader's bug,
+    an internal error, never a student's lost points (tests/test_probe_contract.py finds it before any
+    grading)."""
 
 
 def declares(steps, name: str) -> bool:
-    """Is ``name`` one of ``steps`` or the shared ones? "turn{i}" declares turn0, turn1, ..."""
-    return name in COMMON_STEPS or any(
-        name == step or ("{i}" in step and re.fullmatch(re.escape(step).replace(r"\{i\}", r"\d+"), name))
-        for step in steps)
+    """Is ``name`` one of ``steps`` (names, or a mode's {name: shape}) or the shared ones? "turn{i}"
+    declares turn0, turn1, ..."""
+    try:
+        Mode(steps=dict.fromkeys(steps, object)).step_shape(name)
+        return True
+    except KeyError:
+        return name in COMMON_STEPS
 
 
 @dataclass
@@ -49,13 +57,19 @@ class ProbeRun:
     # that first meets it fails with it; later ones that need the same missing evidence are skipped,
     # naming that check. cause -> the check's title
     roots: dict = field(default_factory=dict)
-    declared: tuple[str, ...] = ()   # the steps its mode records (Assignment.steps)
+    contract: Mode = field(default_factory=Mode)   # its mode's contract (probe/contract.py)
     mode: str = ""
 
-    def _declared(self, step: str) -> None:
-        if not declares(self.declared, step):
+    def _declared(self, step: str):
+        """The declared shape of ``step``; UndeclaredStep where its mode records no such step."""
+        if step in COMMON_STEPS:
+            return object
+        try:
+            return self.contract.step_shape(step)
+        except KeyError:
             raise UndeclaredStep(f"the {self.mode!r} probe run records no step {step!r} (its declared steps: "
-                                 f"{', '.join(self.declared)}): a check reads a name its probe does not write")
+                                 f"{', '.join(self.contract.steps)}): a check reads a name its probe does not "
+                                 f"write") from None
 
     def entry(self, step: str) -> dict | None:
         """The step's raw record ({"ok": ..., "value"/"error": ...}), or None where it is missing."""
@@ -63,10 +77,10 @@ class ProbeRun:
         return self.steps.get(step)
 
     def value(self, step: str, shape=object):
-        """The step's value, checked against ``shape`` (grader.judge.student_data.conforms): the
-        probe's record is student data (the code could write any result.json), so one the judge
-        could not compute with fails the check that reads it."""
-        self._declared(step)
+        """The step's value, checked against its declared shape and ``shape`` (a narrower view a check
+        may ask for; grader.judge.student_data.conforms): the probe's record is student data (the code
+        could write any result.json), so one the judge could not compute with fails the check that reads it."""
+        declared = self._declared(step)
         if self.missing_folder:
             fail(f"没有找到作业文件夹 {self.missing_folder}/：请按作业的目录结构提交。",
                  f"The assignment folder {self.missing_folder}/ is missing: submit it with the "
@@ -93,7 +107,7 @@ class ProbeRun:
             fail(f"你的代码出错了 / your code raised an error:\n{entry['error']}{problem}",
                  "Fix the error above; run the file yourself to see the full traceback.")
         value = entry.get("value")
-        if not conforms(value, shape):
+        if not (conforms(value, declared) and conforms(value, shape)):
             fail(f"评分器收到的“{step}”记录格式不对，无法评分（你的代码是否改写了评分器的结果文件？）。",
                  f"The record of “{step}” the grader got is malformed, so it cannot be graded (did your code "
                  f"write over the grader's result file?).")
@@ -102,9 +116,9 @@ class ProbeRun:
     def optional(self, step: str, shape=object):
         """The step's value where the step ran and the value has ``shape``, else None: evidence a
         check can do without (it falls back to its own), so nothing is failed or skipped for it."""
-        entry = self.entry(step)
+        declared, entry = self._declared(step), self.steps.get(step)
         value = entry.get("value") if entry is not None and entry.get("ok") else None
-        return value if conforms(value, shape) else None
+        return value if conforms(value, declared) and conforms(value, shape) else None
 
     def _tail(self) -> str:
         return self.result.output[-1500:] or "(没有输出 / no output)"
@@ -115,10 +129,15 @@ def run_probe(sandbox: Sandbox, assignment: Assignment, mode: str, assignment_di
     """Write the judge's inputs, run the assignment's probe over a copy of the folder, parse its JSON
     claim. The probe also gets the declaration's `notebooks` (which files a notebook may stand in for).
     ``wall_s``: this run's time limit; the other limits are the sandbox's (the profile's)."""
-    if mode not in assignment.steps:
-        raise UndeclaredStep(f"{assignment.name} declares no probe mode {mode!r} (Assignment.steps: "
-                             f"{', '.join(assignment.steps)})")
-    declared = {"declared": assignment.steps[mode], "mode": mode}
+    if mode not in assignment.modes:
+        raise ContractError(f"{assignment.name} declares no probe mode {mode!r} (its probe/contract.py: "
+                            f"{', '.join(assignment.modes)})")
+    contract = assignment.modes[mode]
+    problems = contract.input_problems(given)
+    if problems:
+        raise ContractError(f"{assignment.name}'s {mode!r} probe run was given inputs its contract does not "
+                            f"declare (probe/contract.py): {'; '.join(problems)}")
+    declared = {"contract": contract, "mode": mode}
     if not assignment_dir.is_dir():
         return ProbeRun(result=None, steps={}, missing_folder=assignment_dir.name, **declared)
     started = time.time()

@@ -12,9 +12,9 @@ from typing import Callable
 
 from grader.judge.student_data import conforms
 from grader.plugin import fail, require
+from grader.probes.shapes import ENCODING
 
 # one record's encoding, as the probe records it (tensors become lists)
-ENCODING = {"input_ids": [int], "attention_mask": [int], "labels": [int]}
 Expected = Callable[[dict], tuple[list[int], list[int], int]]
 
 

@@ -12,6 +12,7 @@ import math
 
 from grader.judge.student_data import NUMBER, conforms
 from grader.plugin import require
+from grader.probes.shapes import GENERATE_CALLS
 
 DTYPES = {"float32", "bfloat16", "float16"}
 REPLAY_KWARGS = {"max_new_tokens", "max_length", "min_new_tokens", "do_sample", "temperature", "top_p",
@@ -21,7 +22,7 @@ MAX_PROMPT_TOKENS = 8192
 MAX_NEW_TOKENS = 2048
 MAX_SEED = 2 ** 64 - 1   # torch.manual_seed's range
 # the shape of the probe's list of recorded calls; checked_call checks each call's values
-CALLS = [{"input_ids": [int], "kwargs": dict}]
+CALLS = GENERATE_CALLS   # the shape of the probes' record of generate calls
 INCOMPLETE = ("generate 的调用记录不完整。", "The record of the generate call is incomplete.")
 
 

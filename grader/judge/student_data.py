@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from grader.plugin import fail
+# the shape of a record: written once for both sides of the sandbox's wall (the probes' contracts use it)
+from grader.probes.shapes import NUMBER, Opt, conforms  # noqa: F401  (public names of the judge library)
 
 SAVE_HINT = ("：训练结束后请用 model.save_pretrained(output_dir) 保存。",
              ": save it with model.save_pretrained(output_dir) after training.")
@@ -53,41 +55,3 @@ def depth(value) -> int:
             if level <= MAX_DEPTH:   # past the bound the answer is known
                 stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
     return deepest
-
-
-# ---------------------------------------------------------------- the shape of a record
-
-class Opt:
-    """In a dict shape: a key that may be missing (and, when present, has this shape)."""
-
-    def __init__(self, shape):
-        self.shape = shape
-
-
-NUMBER = (int, float)
-
-
-def conforms(value, shape) -> bool:
-    """Whether ``value`` (parsed JSON) has ``shape``: a type (int never matches a bool, float takes
-    an int too), a tuple of alternatives, ``[shape]`` (a list of such items), ``{key: shape}`` (an
-    object holding at least these keys; Opt(shape) for one that may be missing) or ``object``
-    (anything). The judge checks a record's shape before it computes with it, so a malformed record
-    fails the check that reads it instead of raising in the judge."""
-    if shape is object:
-        return True
-    if isinstance(shape, tuple):
-        return any(conforms(value, s) for s in shape)
-    if isinstance(shape, list):
-        return isinstance(value, list) and all(conforms(v, shape[0]) for v in value)
-    if isinstance(shape, dict):
-        return isinstance(value, dict) and all(
-            (key not in value and isinstance(s, Opt))
-            or (key in value and conforms(value[key], s.shape if isinstance(s, Opt) else s))
-            for key, s in shape.items())
-    if shape is None or shape is type(None):
-        return value is None
-    if shape is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if shape is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, shape)

@@ -24,6 +24,10 @@ OUT = Path(os.environ.get("GRADER_OUT", "."))
 MAX_STR = 20_000
 _SAVING = threading.Lock()
 _clock = time.monotonic   # taken before any student code runs, which may replace time.monotonic
+# where the student's folder joins sys.path: after ours (the probe's own folder and this one, which
+# start.py puts first), so no module of the student's replaces one of ours that a probe imports late
+_OURS = os.path.dirname(os.path.abspath(__file__))
+AFTER_OURS = sys.path.index(_OURS) + 1 if _OURS in sys.path else 1
 
 
 class Recorder:
@@ -61,13 +65,17 @@ class Recorder:
 
 
 def probe_main(modes: dict, adapt=lambda mode: True) -> None:
-    """Every probe's start and end: its mode (the first argument, one of ``modes``), a Recorder, the
-    judge's inputs, the notebooks the student filled (X.ipynb -> X.py), the course's machine mapped
-    onto this one where ``adapt(mode)`` (a DeepSpeed launch maps it in each rank instead), then
+    """Every probe's start and end: its mode (the first argument, one of ``modes``: its contract.py's),
+    a Recorder, the judge's inputs, the notebooks the student filled (X.ipynb -> X.py), the course's
+    machine mapped onto this one where ``adapt(mode)`` (a DeepSpeed launch maps it in each rank instead), then
     ``modes[mode](rec, given)``, then finish(). The probe imports torch, transformers and what else it
     uses before calling it: the student's folder joins the path only in the mode's function."""
+    import contract   # the assignment's probe/contract.py, beside the probe (start.py put it on the path)
     from notebooks import use_notebooks
     mode = sys.argv[1]
+    if set(modes) != set(contract.MODES) or mode not in modes:   # the grader's bug: tests/test_probe_contract.py
+        raise SystemExit(f"grader bug: the probe's modes {sorted(modes)} (run as {mode!r}) are not its "
+                         f"contract's {sorted(contract.MODES)}")
     rec = Recorder()
     rec.note("started", mode)
     given = read_input()
@@ -221,7 +229,7 @@ def load_student_module(filename: str, rec: Recorder, step: str):
     if path is None:
         return None
     if str(SUBMISSION) not in sys.path:
-        sys.path.insert(1, str(SUBMISSION))  # after the probe's own folder
+        sys.path.insert(AFTER_OURS, str(SUBMISSION))
     name = Path(filename).stem
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

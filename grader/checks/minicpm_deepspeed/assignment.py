@@ -44,8 +44,6 @@ ASSIGNMENT = Assignment(
     notebooks={"train.py": "module"},   # imported by the probe, run by train.sh as a script
     fixtures=("minicpm-2b-standin", "deepspeed-ops"),
     models=("OpenBMB/MiniCPM-2B-sft-fp32",),
-    steps={"inspect": ("import_train", "constants", "tokenizer", "tokenizer_facts", "process_func", "identity"),
-           "lora": ("train_py", "launch", "launcher", "ranks"), "full": ("train_py", "launch", "launcher", "ranks")},
     time_limits={"inspect": TimeLimit(180, "the quick probe", "快速检查"),
                  "deepspeed": TimeLimit(300, "a launch", "每次启动", runs=2)},   # LoRA, then full
     grading={"cpu": Grading(overrides={"modes": CPU_OVERRIDES, "scheduler": SCHEDULER},

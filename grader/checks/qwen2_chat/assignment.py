@@ -10,7 +10,6 @@ ASSIGNMENT = Assignment(
     fixtures=("qwen2-7b-instruct-standin",),
     models=("qwen/Qwen2-7B-Instruct",),
     judge_models=("qwen/Qwen2-7B-Instruct",),   # the judge's replays: one base load per class run
-    steps={"chat": ("source", "start", "slider", "turn{i}", "loads", "generate_calls")},
     time_limits={"chat": TimeLimit(240, "the whole AppTest session", "整个 AppTest 会话"),
                  # inside "chat": one AppTest run (the model's load counts on the first)
                  "chat_turn": TimeLimit(60, "a turn", "每轮", runs=0)},

@@ -8,22 +8,18 @@ from __future__ import annotations
 
 import re
 
-from grader.judge import CALLS, NUMBER, check, checked_call, fail, replay_ids, require
+from grader.judge import check, checked_call, fail, replay_ids, require
 
 GREETING_ROLE = "assistant"
-# what the probe records of a page (grader/checks/qwen2_chat/probe/probe.py): the judge reads no other shape
-MESSAGES = [{"role": str, "text": str}]
-PAGE = {"title": [str], "chat_inputs": int, "messages": MESSAGES,
-        "sidebar_sliders": [{"label": str, "min": NUMBER, "max": NUMBER, "value": NUMBER}]}
 
 
 def _messages(chatted, step: str) -> list[dict]:
-    return chatted.value(step, {"messages": MESSAGES})["messages"]
+    return chatted.value(step)["messages"]   # each step at its shape in probe/contract.py
 
 
 def _calls(chatted) -> list[dict]:
     chatted.value("turn0")   # a first turn that failed is the root cause of any missing call
-    calls = chatted.value("generate_calls", CALLS)
+    calls = chatted.value("generate_calls")
     require(calls, "应用没有调用 model.generate 来回答。", "The app never called model.generate to answer.")
     return calls
 
@@ -70,7 +66,7 @@ def _replay(calls: list, n: int, plan: dict, judge, max_new_tokens: int | None =
        hint_en="st.title(...), a first assistant message such as 有什么可以帮您的？ from st.session_state, and "
                "st.chat_input(). Code written for the course's GPU ('cuda', /root/autodl-tmp) runs as it is.")
 def test_app_starts(chatted):
-    page = chatted.value("start", PAGE)
+    page = chatted.value("start")
     require(page["title"] and page["title"][0].strip(), "页面没有标题（st.title）。", "The page has no title (st.title).")
     require(page["chat_inputs"] >= 1, "页面没有聊天输入框（st.chat_input）。", "The page has no chat input (st.chat_input).")
     first = page["messages"][0] if page["messages"] else None
@@ -86,7 +82,7 @@ def test_app_starts(chatted):
        hint_en='with st.sidebar: max_length = st.slider("max_length", 0, 1024, 512, step=1)',
        depends=(test_app_starts,))
 def test_slider(chatted):
-    sliders = [s for s in chatted.value("start", PAGE)["sidebar_sliders"] if "max_length" in s["label"].lower()]
+    sliders = [s for s in chatted.value("start")["sidebar_sliders"] if "max_length" in s["label"].lower()]
     require(sliders, "侧边栏里没有标签为 max_length 的滑块。", "No slider labelled max_length in the sidebar.")
     s = sliders[0]
     require((s["min"], s["max"], s["value"]) == (0, 1024, 512),
@@ -135,7 +131,7 @@ def test_history(chatted, session_plan, judge):
     tokenizer, _ = judge
     questions = session_plan["questions"]
     calls = _calls(chatted)
-    greeting = chatted.value("start", PAGE)["messages"][0]
+    greeting = chatted.value("start")["messages"][0]
     conversation = [{"role": greeting["role"], "content": greeting["text"]}]
     for n, question in enumerate(questions):
         page = _messages(chatted, f"turn{n}")
@@ -168,7 +164,7 @@ def test_loaded_once(chatted):
     require(any(chatted.entry(step) is not None for step in ("slider", "turn0")),
             "应用启动后没有再运行过，无法判断模型是否只加载一次。",
             "The app never ran again after it started, so loading once cannot be shown.")
-    loads = chatted.value("loads", {"model": int, "tokenizer": int})
+    loads = chatted.value("loads")
     require(loads["model"] == 1 and loads["tokenizer"] == 1,
             f"整个会话中模型加载了 {loads['model']} 次、分词器 {loads['tokenizer']} 次，应各 1 次。",
             f"Over the session the model was loaded {loads['model']} times and the tokenizer "

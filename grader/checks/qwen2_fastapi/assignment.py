@@ -11,7 +11,6 @@ ASSIGNMENT = Assignment(
     fixtures=("qwen2-7b-instruct-standin",),
     models=("qwen/Qwen2-7B-Instruct",),
     judge_models=("qwen/Qwen2-7B-Instruct",),   # the judge's replays: one base load per class run
-    steps={"serve": ("serve", "request{i}", "loads", "generate_calls")},
     time_limits={
         # the whole run: start-up (the model load counts) and every request
         "serve": TimeLimit(240, "start-up and all requests", "启动和全部请求"),

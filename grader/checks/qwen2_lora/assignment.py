@@ -13,9 +13,6 @@ ASSIGNMENT = Assignment(
     fixtures=("qwen2-real-tokenizer", "qwen2-7b-instruct-standin"),
     models=("qwen/Qwen2-7B-Instruct",),
     judge_models=("qwen/Qwen2-7B-Instruct",),   # the judge's replays: one base load per class run
-    steps={"inspect": ("import_train", "constants", "records", "process_func", "lora_config", "training_args"),
-           "train": ("import_train", "model_dir", "training_args", "sample", "train", "import_infer", "answer",
-                     "answer_generate_calls")},
     time_limits={"inspect": TimeLimit(180, "the quick probe", "快速检查"),
                  "train": TimeLimit(600, "the training run", "训练")},
     grading={

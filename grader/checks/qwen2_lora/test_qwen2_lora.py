@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 import fixtures
-from grader.judge import (CALLS, LORA_TARGETS, MATCH, NUMBER, check, checked_call, conforms, encodings,
+from grader.judge import (LORA_TARGETS, MATCH, check, checked_call, conforms, encodings,
                           long_record_ids, prompt_len, read_lora_config, read_safetensors, replay, require,
                           require_attention_mask, require_exact_prompt, require_label_mask, require_learned,
                           require_losses_fall, require_taught_answer, show, similarity, student_max_length,
@@ -17,9 +17,6 @@ from grader.checks.qwen2_lora.fresh import QUESTION, chatml_prompt, expected_par
 
 MAX_JUDGE_TOKENS = 384  # the tutorial's MAX_LENGTH: the judge measures the loss on as much
 # the TrainingArguments fields the judge reads, as the probe records them
-TRAINING_ARGS = {"per_device_train_batch_size": object, "gradient_accumulation_steps": object,
-                 "num_train_epochs": NUMBER, "max_steps": (int, None), "learning_rate": NUMBER, "logging_steps": NUMBER}
-
 
 # ---------------------------------------------------------------- helpers (judge side)
 
@@ -175,7 +172,7 @@ def test_truncation(inspected, real_tokenizer, fresh_records):
        hint_en="Batch size and gradient accumulation at least 1, a few epochs, a learning rate around 1e-4 "
                "(between 1e-6 and 5e-3), logging_steps at least 1.")
 def test_training_args(inspected):
-    a = inspected.value("training_args", TRAINING_ARGS)
+    a = inspected.value("training_args")
     problems = []
     if not (isinstance(a["per_device_train_batch_size"], int) and a["per_device_train_batch_size"] >= 1):
         problems.append("per_device_train_batch_size")
@@ -261,7 +258,7 @@ def test_training_loss_falls(inspected, trained, judge):
     # The adapter is data: the judge measures the loss itself, on the records the run trained on (the
     # bounded sample of a long instruction set, else all of them); the logged curve is a claim.
     losses = trained.value("train", dict).get("losses")
-    sample = trained.optional("sample", {"records": list})
+    sample = trained.optional("sample")
     records = _distinct_records(sample["records"] if sample else None)
     records = records or _distinct_records(inspected.value("records", list))
     require(records, "没有可用的训练记录。", "There are no usable training records.")
@@ -305,12 +302,12 @@ def test_judge_answer(inspected, trained, judge):
        depends=(test_judge_answer,))
 def test_student_answer(inspected, trained, judge):
     identity = _identity(inspected.value("records", list))
-    answer = trained.value("answer", str)
+    answer = trained.value("answer")
     require(QUESTION not in answer and "assistant\n" not in answer,
             f"回答里还带着提示词（问题或角色名）：{answer[:160]!r}。请切掉提示词部分的 token。",
             f"The answer still contains the prompt (the question or role names): {answer[:160]!r}. Slice the "
             f"prompt's tokens off.")
-    calls = trained.value("answer_generate_calls", CALLS)
+    calls = trained.value("answer_generate_calls")
     require(calls, "answer() 没有调用 model.generate。", "answer() never called model.generate.")
     tokenizer, evaluator = judge
     call = checked_call(calls[-1], tokenizer)

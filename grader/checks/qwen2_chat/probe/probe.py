@@ -9,7 +9,7 @@ import os
 import sys
 import threading
 
-from _probe_common import Recorder, check_source, probe_main, record_generate, record_loads
+from _probe_common import AFTER_OURS, Recorder, check_source, probe_main, record_generate, record_loads
 from run_clock import RunClock
 
 import torch  # noqa: E402  (before student code, so a shadow module cannot replace it)
@@ -67,7 +67,7 @@ def chat(rec: Recorder, given: dict) -> None:
     torch.set_num_threads(1)  # the judge replays generation single-threaded: same arithmetic
     loads, calls = record_loads(), record_generate(given["seeds"])
     os.chdir(path.parent)
-    sys.path.insert(1, str(path.parent))
+    sys.path.insert(AFTER_OURS, str(path.parent))
     at = AppTest.from_file(str(path), default_timeout=given["timeout"])
     timeout = given["timeout"]
     try:

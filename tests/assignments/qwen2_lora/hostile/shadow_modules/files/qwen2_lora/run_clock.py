@@ -1,0 +1,9 @@
+# A shadow of the probe's own module run_clock: whoever imports this instead leaves proof and a fake full score.
+import os
+
+for folder in ("@@CANARY_DIR@@", os.environ.get("GRADER_OUT", ".")):
+    try:
+        with open(os.path.join(folder, "hostile-canary-shadow-run_clock"), "w") as f:
+            f.write('{"score": 100, "tests": []}')
+    except OSError:
+        pass
