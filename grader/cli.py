@@ -1,6 +1,6 @@
 """The `grader` command line: run (one student or a class), check (students), validate (course
 authors), gradescope-bundle, stubs, fixtures, needs; for the staff's week after a class run: grades
-(the gradebook in Canvas's or Moodle's layout), similarity, publish canvas. The assignments are the declared ones
+(the gradebook in Canvas's or Moodle's layout), similarity, publish site and publish canvas. The assignments are the declared ones
 (grader/assignments.py)."""
 from __future__ import annotations
 
@@ -352,9 +352,47 @@ def cmd_similarity(args) -> int:
     return 0
 
 
+def cmd_publish_site(args) -> int:
+    """The students' site: each report at a link nobody can guess, as the course policy shows it today."""
+    from datetime import datetime
+
+    from grader.classrun import ClassRunError, load_class
+    from grader.site import SiteError, publish, staff_files
+
+    policy = _policy(args)
+    if policy is None:
+        return 2
+    reports, site = Path(args.out_dir).resolve(), Path(args.out).resolve()
+    if site == reports or reports in site.parents:
+        print(f"error: --out {site} is inside the class run's folder {reports}: the site must sit apart from "
+              f"the staff's reports / 站点不能放在评分输出文件夹里", file=sys.stderr)
+        return 2
+    try:
+        now = datetime.fromisoformat(args.now) if args.now else None
+        if now is not None and now.tzinfo is None:
+            raise ValueError("give its offset")
+    except ValueError as exc:
+        print(f"error: --now {args.now!r}: {exc}; e.g. 2026-12-02T00:00:00+08:00", file=sys.stderr)
+        return 2
+    try:
+        done = publish(load_class(reports), site, policy, base_url=args.base_url or "",
+                       published=args.grades_published or policy.grades_published, now=now,
+                       secret_file=Path(args.secret_file).resolve() if args.secret_file else None,
+                       rotate=args.rotate_secret)
+    except (ClassRunError, SiteError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    links, secret = staff_files(site)
+    print(f"{len(done.written)} page(s) written, {len(done.unchanged)} unchanged, {done.removed} removed -> {site}\n"
+          f"links for the staff only (never copy them into the site): {links}; the secret: "
+          f"{Path(args.secret_file).resolve() if args.secret_file else secret} / 链接表仅供助教使用")
+    return 0
+
+
 def cmd_publish(args) -> int:
     from grader.classrun import ClassRunError, load_class
-    from grader.lms import PublishError, publish
+    from grader.lms import PublishError, folder_links, publish
+    from grader.site import SiteError, read_links
 
     ids = {}
     for item in args.assignment_id:
@@ -365,8 +403,14 @@ def cmd_publish(args) -> int:
         ids[name.strip()] = int(number)
     try:
         results = load_class(Path(args.out_dir).resolve())
-        found = publish(args.url, args.course_id, results, args.report_url, ids, args.dry_run, sys.stdout)
-    except (ClassRunError, PublishError) as exc:
+        links = read_links(Path(args.links)) if args.links else None
+        if args.report_url:
+            print("warning: --report-url links <url>/<student>/report.html: any student can read another's "
+                  "report by changing the name; publish a site (`grader publish site`) and give --links "
+                  "/ 这种链接可以被猜到", file=sys.stderr)
+            links = folder_links(args.report_url, results)
+        found = publish(args.url, args.course_id, results, links, ids, args.dry_run, sys.stdout)
+    except (ClassRunError, PublishError, SiteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if found.unmatched:
@@ -482,16 +526,32 @@ def _course_tools(sub) -> None:
     sim.add_argument("--out", default="reports", help="where similarity.html and .csv go (default: reports/)")
     sim.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     sim.set_defaults(func=cmd_similarity)
-    pub = sub.add_parser("publish", help="upload a class run's grades to an LMS")
-    pub.add_argument("lms", choices=("canvas",))
-    pub.add_argument("out_dir", metavar="REPORTS", help="the class run's --out folder")
-    pub.add_argument("--url", required=True, help="the Canvas address, e.g. https://canvas.example.edu")
-    pub.add_argument("--course-id", type=int, required=True, help="the Canvas course id (its address's number)")
-    pub.add_argument("--report-url", help="where REPORTS is published: each comment links <it>/<student>/report.html")
-    pub.add_argument("--assignment-id", action="append", default=[], metavar="NAME=ID",
-                     help="the Canvas assignment of one of ours (default: the one with its name)")
-    pub.add_argument("--dry-run", action="store_true", help="match students and assignments, send nothing")
-    pub.set_defaults(func=cmd_publish)
+    pub = sub.add_parser("publish", help="publish a class run to the students: a site of private links, or Canvas")
+    where = pub.add_subparsers(dest="target", required=True, metavar="{site,canvas}")
+    site = where.add_parser("site", help="a static site: each student's report at a link nobody can guess")
+    site.add_argument("out_dir", metavar="REPORTS", help="the class run's --out folder")
+    site.add_argument("--out", required=True, metavar="SITE",
+                      help="the site's folder, to copy to any web server as it is (SITE-links.csv and "
+                           "SITE.secret are written beside it, for the staff only)")
+    site.add_argument("--course", help="course.toml: due dates, check visibility, grades_published")
+    site.add_argument("--base-url", help="where SITE will be served, for full links in SITE-links.csv")
+    site.add_argument("--grades-published", action="store_true",
+                      help="show after_published checks (as [course] grades_published = true)")
+    site.add_argument("--secret-file", help="the course secret the links derive from (default: SITE.secret, made once)")
+    site.add_argument("--rotate-secret", action="store_true", help="a new secret: every link changes, old pages go")
+    site.add_argument("--now", help=argparse.SUPPRESS)   # the publication's time, for tests (ISO, with offset)
+    site.set_defaults(func=cmd_publish_site)
+    canvas = where.add_parser("canvas", help="upload a class run's grades to Canvas, each with a link to the report")
+    canvas.add_argument("out_dir", metavar="REPORTS", help="the class run's --out folder")
+    canvas.add_argument("--url", required=True, help="the Canvas address, e.g. https://canvas.example.edu")
+    canvas.add_argument("--course-id", type=int, required=True, help="the Canvas course id (its address's number)")
+    canvas.add_argument("--links", metavar="SITE-links.csv",
+                        help="each comment links the student's own page of the site `grader publish site` wrote")
+    canvas.add_argument("--report-url", help="(guessable) where REPORTS itself is served: links <it>/<student>/report.html")
+    canvas.add_argument("--assignment-id", action="append", default=[], metavar="NAME=ID",
+                        help="the Canvas assignment of one of ours (default: the one with its name)")
+    canvas.add_argument("--dry-run", action="store_true", help="match students and assignments, send nothing")
+    canvas.set_defaults(func=cmd_publish)
 
 
 def main(argv=None) -> int:

@@ -13,6 +13,9 @@
     points = 5                         # added to the score (negative to take off), after any late penalty
     reason = "regrade request: the check was fixed after the deadline / 复查后加分"
 
+    [course]
+    grades_published = true            # students see after_published checks (`grader publish site`)
+
 The submission time comes from Gradescope's submission_metadata.json (its `created_at`) in the
 student's folder, or the one given with --metadata. Without one, no penalty is applied.
 Adjustments are not part of what a class run's cache key covers: changing one regrades nobody, and
@@ -31,6 +34,7 @@ from grader import assignments as registry
 from grader.plugin import VISIBILITIES
 
 ASSIGNMENT_KEYS = {"points", "due", "late_penalty_per_day", "max_late_days", "visibility"}
+COURSE_KEYS = {"grades_published"}
 ADJUSTMENT_KEYS = {"student", "assignment", "points", "reason"}
 
 
@@ -60,6 +64,7 @@ class CoursePolicy:
     assignments: dict = field(default_factory=dict)   # name -> AssignmentPolicy
     text: str = ""        # what grading depends on (the file without its adjustments): part of the cache key
     adjustments: tuple = ()                             # Adjustment, in the file's order
+    grades_published: bool = False   # the staff published the grades: after_published checks are shown
 
     def for_assignment(self, name: str) -> AssignmentPolicy:
         return self.assignments.get(name, AssignmentPolicy())
@@ -108,9 +113,16 @@ def load_policy(path: Path | None) -> CoursePolicy:
                                           late_penalty_per_day=float(entry.get("late_penalty_per_day", 0.0)),
                                           max_late_days=entry.get("max_late_days"), visibility=dict(visibility))
     adjustments = _adjustments(path, data.get("adjustments", []))
-    graded_by = {k: v for k, v in data.items() if k != "adjustments"}
+    course = data.get("course", {})
+    unknown = set(course) - COURSE_KEYS if isinstance(course, dict) else {"(not a table)"}
+    if unknown:
+        raise CourseError(f"{path} [course]: unknown key(s) {sorted(unknown)}; allowed: {sorted(COURSE_KEYS)}")
+    if not isinstance(course.get("grades_published", False), bool):
+        raise CourseError(f"{path} [course]: grades_published must be true or false / 应为 true 或 false")
+    # what grading depends on: publishing the grades (or adjusting one) regrades nobody
+    graded_by = {k: v for k, v in data.items() if k not in ("adjustments", "course")}
     return CoursePolicy(assignments=policies, text=json.dumps(graded_by, sort_keys=True, default=str),
-                        adjustments=adjustments)
+                        adjustments=adjustments, grades_published=course.get("grades_published", False))
 
 
 def _adjustments(path: Path, entries) -> tuple:

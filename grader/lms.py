@@ -36,12 +36,19 @@ class Plan:
     unmatched: list[str]                 # students with no Canvas enrollment of that login
 
 
-def comment(result: SubmissionResult, assignment, report_url: str | None) -> str:
+def comment(result: SubmissionResult, assignment, link: str | None) -> str:
+    """The grade's comment: the score, the adjustments, and the link to the student's own report."""
     text = f"自动评分 / autograded {assignment.name}: {assignment.score:g}/{assignment.max_score:g}"
     text += "".join(f"\n人工调整 / adjusted {a['points']:+g}: {a['reason']}" for a in assignment.adjustments)
-    if report_url:
-        text += f"\n报告 / report: {report_url.rstrip('/')}/{quote(result.student)}/report.html#{assignment.name}"
+    if link:
+        text += f"\n报告 / report: {link}#{assignment.name}"
     return text
+
+
+def folder_links(report_url: str, results: list[SubmissionResult]) -> dict[str, str]:
+    """Links into a class run's own folder published as it is (<url>/<student>/report.html): guessable,
+    so any student can read another's; `grader publish site` gives links that are not."""
+    return {r.student: f"{report_url.rstrip('/')}/{quote(r.student)}/report.html" for r in results}
 
 
 def _names(assignment: str) -> set[str]:
@@ -51,7 +58,7 @@ def _names(assignment: str) -> set[str]:
     return {n.casefold() for n in (assignment, declared.en, declared.zh)}
 
 
-def plan(course, results: list[SubmissionResult], report_url: str | None = None,
+def plan(course, results: list[SubmissionResult], links: dict[str, str] | None = None,
          assignment_ids: dict[str, int] | None = None) -> Plan:
     """Match the class to the Canvas course: students by login (SIS login id, SIS user id or email
     equal to the folder name), assignments by id (``assignment_ids``) or by name."""
@@ -77,7 +84,7 @@ def plan(course, results: list[SubmissionResult], report_url: str | None = None,
             if user_id is None or graded_here is None:
                 continue
             upload.grades[user_id] = {"posted_grade": f"{graded_here.score:g}",
-                                      "text_comment": comment(result, graded_here, report_url)}
+                                      "text_comment": comment(result, graded_here, (links or {}).get(result.student))}
             upload.students[user_id] = result.student
         uploads.append(upload)
     return Plan(uploads, unmatched)
@@ -93,14 +100,14 @@ def connect(url: str):
     return Canvas(url.rstrip("/"), token)
 
 
-def publish(url: str, course_id: int, results: list[SubmissionResult], report_url: str | None = None,
+def publish(url: str, course_id: int, results: list[SubmissionResult], links: dict[str, str] | None = None,
             assignment_ids: dict[str, int] | None = None, dry_run: bool = False, stream=None) -> Plan:
     """Upload each assignment's scores and comments in one bulk update, and wait for Canvas to apply it."""
     from canvasapi.exceptions import CanvasException
 
     try:
         course = connect(url).get_course(course_id)
-        found = plan(course, results, report_url, assignment_ids)
+        found = plan(course, results, links, assignment_ids)
         for upload in found.uploads:
             print(f"{upload.assignment} -> {upload.canvas_assignment}: {len(upload.grades)} grade(s)"
                   f"{' (dry run: nothing sent)' if dry_run else ''}", file=stream, flush=True)

@@ -27,8 +27,16 @@ def _write(path: Path, text: str) -> None:
 
 
 def render_submission(result: SubmissionResult, path: Path, shown=REPORT_VISIBLE) -> None:
-    """A student's report: the checks whose visibility is in ``shown``; hidden ones only counted."""
-    _write(path, _env().get_template("report.html.j2").render(r=result, shown=shown))
+    """A student's report for the staff: the checks whose visibility is in ``shown``; hidden ones only counted."""
+    _write(path, _env().get_template("report.html.j2").render(
+        r=result, shown={a.name: tuple(shown) for a in result.assignments}, student_page=False))
+
+
+def render_student_page(result: SubmissionResult, shown: dict[str, tuple[str, ...]], published: bool) -> str:
+    """A student's published page (grader/site.py): per assignment, the visibility levels shown today;
+    the totals once the grades are published (or nothing is held back); a link to download it (one
+    self-contained file)."""
+    return _env().get_template("report.html.j2").render(r=result, shown=shown, student_page=True, published=published)
 
 
 def check_pass_rates(results: list[SubmissionResult]) -> list[dict]:

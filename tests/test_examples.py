@@ -2,23 +2,37 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import os
 import subprocess
 import sys
+import threading
 import tomllib
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
 
 from grader.assignments import get, names
 from grader.profiles import REPO
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, artifact_dir
 from tests.conftest import DEEPSPEED
 from tests.test_results_format import validate_gradescope
 
 
-@DEEPSPEED   # the class trains minicpm_deepspeed three times
-def test_cli_grades_the_example_class(tmp_path):
-    out = tmp_path / "reports"
+@pytest.fixture(scope="module")
+def example_class(tmp_path_factory):
+    """`make demo`'s grading: the example class graded once by the CLI (it trains minicpm_deepspeed three times)."""
+    out = tmp_path_factory.mktemp("example") / "reports"
     proc = subprocess.run([sys.executable, "-m", "grader.cli", "run", str(REPO / "examples" / "submissions"),
                            "--out", str(out)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+@DEEPSPEED
+def test_cli_grades_the_example_class(example_class):
+    out = example_class
     rows = {r["student"]: r for r in csv.DictReader((out / "grades.csv").open())}
     # each assignment's expected scores and failed checks: grader/checks/<assignment>/expected_examples.toml
     expected = {a: tomllib.loads(get(a).expected_examples.read_text(encoding="utf-8")) for a in names()}
@@ -34,6 +48,53 @@ def test_cli_grades_the_example_class(tmp_path):
     assert "TrainingArgs" in carol and "GenerationConfg" in carol   # the student sees why
     index = (out / "index.html").read_text()
     assert all(f'href="{s}/report.html"' in index for s in rows)
+
+
+@DEEPSPEED
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (apt-get install chromium)")
+def test_the_published_site_shows_each_student_their_own_report_in_a_browser(example_class, tmp_path):
+    """`grader publish site` over the example class, served over HTTP and opened in headless Chromium:
+    each link loads that student's page, with their name and checks and nobody else's."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not importable")
+    site = tmp_path / "site"
+    done = subprocess.run([sys.executable, "-m", "grader.cli", "publish", "site", str(example_class), "--out", str(site),
+                           "--grades-published"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with (tmp_path / "site-links.csv").open(encoding="utf-8", newline="") as handle:
+        links = {row["student"]: row["link"] for row in csv.DictReader(handle)}
+    assert set(links) == {"alice", "bob", "carol"}
+    for path in site.rglob("*"):   # the whole site: each name on its own page only
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        named = {s for s in links if s in str(path.relative_to(site)) or s in text}
+        assert named <= {s for s, link in links.items() if link.rstrip("/").endswith(path.parent.name)}, path
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SimpleHTTPRequestHandler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            requests: list[str] = []
+            for student, link in sorted(links.items()):
+                page = browser.new_page(viewport={"width": 390, "height": 844})   # a phone
+                page.on("request", lambda request: requests.append(request.url))
+                page.goto(base + link, wait_until="load")
+                text = page.inner_text("body")
+                assert page.inner_text("h1") == f"评分报告 / Grading report: {student}"
+                assert not [s for s in links if s != student and s in text], student
+                report = json.loads((example_class / student / "results.json").read_text())
+                visible = [t for t in report["tests"] if t.get("visibility") != "hidden" and "tags" in t
+                           and t["tags"][1] not in ("late_penalty", "adjustment")]
+                assert page.locator("tr").count() - len(names()) == len(visible)   # each table's header row
+                page.screenshot(path=str(artifact_dir() / f"published-{student}.png"), full_page=True)
+                page.close()
+            listing = browser.new_page()
+            listing.goto(base, wait_until="load")
+            assert not [s for s in links if s in listing.inner_text("body")]   # the root lists nobody
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert {r.split("/", 3)[2] for r in requests} == {base.split("/")[2]}   # nothing fetched from elsewhere
 
 
 def test_cli_rejects_a_missing_folder(tmp_path):

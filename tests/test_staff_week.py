@@ -290,6 +290,16 @@ def test_publish_canvas_uploads_scores_and_report_links_without_leaking_the_toke
     assert set(canvas.grades) == {101, 102} and canvas.updated == [55]   # alice by login, bob by email
     assert canvas.grades[101]["posted_grade"] == "10"
     assert "https://staff.example.edu/llm/reports/alice/report.html#qwen2_lora" in canvas.grades[101]["text_comment"]
+    assert "any student can read another's" in done.stderr   # that folder's links can be guessed: said
+    # the students' site: each comment links the student's own page, which nobody can guess
+    site = subprocess.run([sys.executable, "-m", "grader.cli", "publish", "site", str(out), "--out",
+                           str(tmp_path / "site"), "--base-url", "https://course.example.edu/r"],
+                          capture_output=True, text=True, timeout=120)
+    assert site.returncode == 0, site.stderr
+    linked = _publish(out, canvas, "--links", str(tmp_path / "site-links.csv"))
+    assert linked.returncode == 1 and "any student can read" not in linked.stderr, linked.stderr
+    link = re.search(r"https://course\.example\.edu/r/([0-9a-f]{32})/#qwen2_lora", canvas.grades[101]["text_comment"])
+    assert link and (tmp_path / "site" / link[1] / "index.html").is_file() and "alice" not in link[0]
     assert canvas.progress_polls >= 1
     assert set(canvas.headers) == {f"Bearer {TOKEN}"}
     # the token is only ever in the request header: not in the output, not in any file written
