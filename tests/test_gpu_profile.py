@@ -92,7 +92,7 @@ def test_every_assignment_grades_under_the_gpu_profile_with_limits_for_it():
 def test_an_assignment_without_a_profile_is_refused_before_grading(tmp_path, monkeypatch):
     from grader.assignments import Assignment, AssignmentError, Grading, TimeLimit
     declared = Assignment(name="x", zh="x", en="x", order=1, files=(), probe="p", fixtures=(),
-                          steps={"run": ("run",)}, time_limits={"run": TimeLimit(10)}, grading={"cpu": Grading()})
+                          time_limits={"run": TimeLimit(10)}, grading={"cpu": Grading()})
     with pytest.raises(AssignmentError, match="cannot be graded under the profile 'gpu'"):
         declared.grading_for("gpu")
 
