@@ -548,6 +548,8 @@ def _probe_argv(probe: str | Path | None, probes: str, own: str) -> list[str]:
     if isinstance(probe, Path):
         return [f"{probes}/start.py", f"{own}/{probe.name}"]
     return [f"{probes}/{probe}"]
+
+
 # what the container mode's code may read besides the Python environment and the grader's paths:
 # no device (a raw disk), no secret of /etc (bubblewrap shows /dev/null there)
 _SYSTEM_READ = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/proc", "/sys/devices", "/sys/class", "/sys/bus",
