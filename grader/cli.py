@@ -357,7 +357,7 @@ def cmd_publish_site(args) -> int:
     from datetime import datetime
 
     from grader.classrun import ClassRunError, load_class
-    from grader.site import SiteError, publish, staff_files
+    from grader.site import SiteError, publish
 
     policy = _policy(args)
     if policy is None:
@@ -382,10 +382,9 @@ def cmd_publish_site(args) -> int:
     except (ClassRunError, SiteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    links, secret = staff_files(site)
     print(f"{len(done.written)} page(s) written, {len(done.unchanged)} unchanged, {done.removed} removed -> {site}\n"
-          f"links for the staff only (never copy them into the site): {links}; the secret: "
-          f"{Path(args.secret_file).resolve() if args.secret_file else secret} / 链接表仅供助教使用")
+          f"links for the staff only (never copy them into the site): {done.links_csv}; the secret: "
+          f"{done.secret} / 链接表仅供助教使用")
     return 0
 
 
@@ -403,7 +402,7 @@ def cmd_publish(args) -> int:
         ids[name.strip()] = int(number)
     try:
         results = load_class(Path(args.out_dir).resolve())
-        links = read_links(Path(args.links)) if args.links else None
+        links = read_links(Path(args.links), [r.student for r in results]) if args.links else None
         if args.report_url:
             print("warning: --report-url links <url>/<student>/report.html: any student can read another's "
                   "report by changing the name; publish a site (`grader publish site`) and give --links "

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
-import io
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from grader.course import CoursePolicy
+from grader.report import render_student_page, spreadsheet_cell, write_csv
 from grader.results import SubmissionResult
 
 MARKER = ".grader-site"          # in a site's root: the folder is ours to update (and to prune); its base URL
@@ -49,6 +49,8 @@ class SiteError(ValueError):
 @dataclass
 class Published:
     links: dict[str, str]                                  # student -> their link
+    links_csv: Path                                        # the staff's files, beside the site
+    secret: Path
     written: list[str] = field(default_factory=list)       # students whose page is new or changed
     unchanged: list[str] = field(default_factory=list)
     removed: int = 0                                       # pages no student links to any more
@@ -100,7 +102,6 @@ def levels_shown(policy: CoursePolicy, assignment: str, now: datetime, published
 
 def render_page(result: SubmissionResult, policy: CoursePolicy, now: datetime, published: bool) -> str:
     """The student's own report as one self-contained page (styles inline, nothing fetched)."""
-    from grader.report import render_student_page
     shown = {a.name: levels_shown(policy, a.name, now, published) for a in result.assignments}
     return render_student_page(result, shown, published)
 
@@ -117,13 +118,14 @@ def publish(results: list[SubmissionResult], site: Path, policy: CoursePolicy, *
         raise SiteError(f"{site} holds files that are not a published site; give an empty or new folder "
                         f"(the site is rewritten there) / 该文件夹不是已发布的站点，请换一个空文件夹")
     now = now or datetime.now(timezone.utc)
-    secret = course_secret(secret_file or default_secret, rotate)
+    secret_file = secret_file or default_secret
+    secret = course_secret(secret_file, rotate)
     base_url = base_url or _site_facts(site).get("base_url", "")   # given once, kept
     site.mkdir(parents=True, exist_ok=True)
     _write_if_changed(site / MARKER, json.dumps({"published_by": "grader publish site", "base_url": base_url}) + "\n")
     _write_if_changed(site / "index.html", EMPTY_ROOT)
     _write_if_changed(site / "robots.txt", "User-agent: *\nDisallow: /\n")
-    done = Published(links={})
+    done = Published(links={}, links_csv=links_csv, secret=secret_file)
     folders = {}
     for result in results:
         folder = token(secret, result.student, [a.name for a in result.assignments])
@@ -135,11 +137,7 @@ def publish(results: list[SubmissionResult], site: Path, policy: CoursePolicy, *
         if stale.is_dir() and TOKEN.fullmatch(stale.name) and stale.name not in folders:
             shutil.rmtree(stale)
             done.removed += 1
-    rows = io.StringIO()
-    writer = csv.writer(rows)
-    writer.writerow(["student", "link"])
-    writer.writerows(sorted(done.links.items()))
-    _write_if_changed(links_csv, rows.getvalue())
+    write_csv(links_csv, [["student", "link"], *sorted(done.links.items())])   # as every CSV: no formulas
     return done
 
 
@@ -151,8 +149,9 @@ def _site_facts(site: Path) -> dict:
     return facts if isinstance(facts, dict) else {}
 
 
-def read_links(path: Path) -> dict[str, str]:
-    """links.csv of a published site: student -> link."""
+def read_links(path: Path, students: list[str]) -> dict[str, str]:
+    """links.csv of a published site: each of ``students`` that it lists -> their link (its names are
+    written as every CSV of ours, a formula-like one with a leading ')."""
     try:
         with path.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
@@ -161,7 +160,8 @@ def read_links(path: Path) -> dict[str, str]:
                         f"`grader publish site` / 无法读取链接文件") from None
     if not rows or not {"student", "link"} <= set(rows[0]):
         raise SiteError(f"{path}: not a links.csv of `grader publish site` (columns student, link)")
-    return {row["student"]: row["link"] for row in rows}
+    listed = {row["student"]: row["link"] for row in rows}
+    return {s: listed[spreadsheet_cell(s)] for s in students if spreadsheet_cell(s) in listed}
 
 
 def _write_if_changed(path: Path, text: str) -> bool:

@@ -2,6 +2,7 @@
 with small patches, and grade them through the real runner (sandbox and all)."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -70,9 +71,10 @@ def make_submission(root: Path, base: str = "reference", patches=(), files=None,
 PROOFS = Path(__file__).resolve().parent / "assignments"
 
 
+@functools.cache
 def corpus(kind: str) -> dict[str, Path]:
     """Every entry of one corpus ("honest" or "hostile") by name, from each assignment's proof folder
-    (tests/assignments/<assignment>/<kind>/<entry>/). Names are test ids: unique across assignments."""
+    (tests/assignments/<assignment>/<kind>/<entry>/), read once. Names are test ids: unique across assignments."""
     found: dict[str, Path] = {}
     for toml in sorted(PROOFS.glob(f"*/{kind}/*/entry.toml")):
         name = toml.parent.name

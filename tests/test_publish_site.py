@@ -3,7 +3,6 @@ policy lets them see today, and nothing of anyone else (issue 29). The example c
 is in tests/test_examples.py (it reuses that test's grading)."""
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
@@ -11,7 +10,7 @@ import sys
 from pathlib import Path
 
 from grader.runner import write_reports
-from grader.site import TOKEN
+from grader.site import TOKEN, read_links
 from tests.test_results_format import sample
 
 STUDENTS = ("alice_w", "bob_zhang", "carol_qian")
@@ -36,9 +35,8 @@ def _publish(reports: Path, site: Path, *extra: str, course: Path | None = None)
                           capture_output=True, text=True, timeout=120)
 
 
-def _links(site: Path) -> dict[str, str]:
-    with (site.parent / f"{site.name}-links.csv").open(encoding="utf-8", newline="") as handle:
-        return {row["student"]: row["link"] for row in csv.DictReader(handle)}
+def _links(site: Path, students=STUDENTS) -> dict[str, str]:
+    return read_links(site.parent / f"{site.name}-links.csv", list(students))
 
 
 def _page(site: Path, link: str) -> str:
@@ -93,7 +91,7 @@ def test_a_page_shows_what_the_course_policy_lets_the_student_see_today(tmp_path
     def page(*extra):
         done = _publish(reports, site, *extra, course=course)
         assert done.returncode == 0, done.stderr
-        return _page(site, _links(site)["alice_w"])
+        return _page(site, _links(site, ["alice_w"])["alice_w"])
 
     before = page("--now", "2026-12-01T12:00:00+08:00")
     assert "A 正常" in before and "B 正常" not in before and "D 正常" not in before and "log of alice_w" not in before
@@ -109,6 +107,16 @@ def test_a_page_shows_what_the_course_policy_lets_the_student_see_today(tmp_path
     assert page("--now", "2026-12-02T00:00:00+08:00") == published
     assert 'name="viewport"' in published and "@media print" in published and 'download="report-alice_w.html"' in published
     assert "<link" not in published and "<script" not in published and "src=" not in published   # nothing fetched
+
+
+def test_links_csv_is_written_as_every_csv_of_ours_and_still_finds_each_student(tmp_path):
+    reports, site = tmp_path / "reports", tmp_path / "site"
+    _class(reports, ("=HYPERLINK(1)", "alice_w"))
+    assert _publish(reports, site).returncode == 0
+    rows = (tmp_path / "site-links.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[1].startswith("'=HYPERLINK(1),")   # a spreadsheet never evaluates a student's folder name
+    links = _links(site, ["=HYPERLINK(1)", "alice_w"])
+    assert set(links) == {"=HYPERLINK(1)", "alice_w"} and TOKEN.fullmatch(links["=HYPERLINK(1)"].rstrip("/"))
 
 
 def test_publishing_refuses_folders_that_would_lose_or_leak_something(tmp_path):
