@@ -29,10 +29,11 @@ sys.path.insert(0, str(REPO))
 
 import fixtures  # noqa: E402
 from grader.checks.minicpm_deepspeed import fresh  # noqa: E402
-from grader.checks.minicpm_deepspeed.assignment import CPU_OVERRIDES, SCHEDULER  # noqa: E402
+from grader.checks.minicpm_deepspeed.assignment import CPU_OVERRIDES, SCHEDULER, TRAINING_RECORDS  # noqa: E402
 from grader.profiles import get_profile  # noqa: E402
 
-HOOK = REPO / "grader" / "probes" / "hooks"
+# the DeepSpeed hook (sitecustomize.py, in the assignment's probe folder) and the course hook it imports
+HOOK = f"{REPO / 'grader' / 'checks' / 'minicpm_deepspeed' / 'probe'}:{REPO / 'grader' / 'probes' / 'hooks'}"
 MINICPM_ID = "OpenBMB/MiniCPM-2B-sft-fp32"
 
 
@@ -41,19 +42,21 @@ def hog() -> None:
         pass
 
 
-def train(mode: str, threads: int, overrides: dict, tmp: Path, seed_init: bool) -> tuple[Path, dict, float]:
+def train(mode: str, threads: int, overrides: dict, tmp: Path, seed_init: int | None,
+          records: int | None = None) -> tuple[Path, dict, float]:
     """The reference's train.sh in ``mode``: (output folder, the hook's facts of rank 0, seconds).
-    ``seed_init``: seed torch before the model is built (LoRA's A matrices are drawn then, before
-    the Trainer seeds), so two runs can be compared step by step."""
+    ``seed_init``: seed torch with it before the model is built (LoRA's A matrices are drawn then,
+    before the Trainer seeds): another seed stands for a student whose code draws another init.
+    ``records``: train on the dataset's first ``records`` only (the taught one is first), as the grading does."""
     profile = get_profile("cpu")
     work, out, facts = tmp / "minicpm_deepspeed", tmp / "out", tmp / "facts"
     shutil.copytree(REPO / "reference" / "minicpm_deepspeed", work)
-    if seed_init:
+    if seed_init is not None:
         script = work / "train.py"
         text = script.read_text(encoding="utf-8")
-        script.write_text(text.replace("    model = AutoModelForCausalLM", "    torch.manual_seed(0)\n"
+        script.write_text(text.replace("    model = AutoModelForCausalLM", f"    torch.manual_seed({seed_init})\n"
                                        "    model = AutoModelForCausalLM", 1), encoding="utf-8")
-    shutil.copy(fresh.DATASET, work / "huanhuan.json")
+    (work / "huanhuan.json").write_text(json.dumps(fresh.dataset(records), ensure_ascii=False), encoding="utf-8")
     facts.mkdir()
     env = {**os.environ, "DS_ACCELERATOR": "cpu", "TORCH_EXTENSIONS_DIR": str(fixtures.path("deepspeed-ops")),
            "OMP_NUM_THREADS": str(threads), "GOMP_SPINCOUNT": "10000",
@@ -112,25 +115,30 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--set", action="append", default=[], metavar="ARG=VALUE",
                         help="a TrainingArguments override on top of the grading profile's (JSON value)")
-    parser.add_argument("--seed-init", action="store_true", help="seed torch before the model is built")
+    parser.add_argument("--seed-init", default="", help="comma-separated seeds: one run each, torch seeded with it "
+                                                        "before the model is built (another student's init)")
+    parser.add_argument("--records", type=int, default=TRAINING_RECORDS,
+                        help=f"train on the dataset's first N records (default: the grading's {TRAINING_RECORDS}; 0: all)")
     parser.add_argument("--verbose", action="store_true", help="each token's margin and the loss curve's tail")
     args = parser.parse_args()
     overrides = dict(CPU_OVERRIDES[args.mode])
     for item in args.set:
         key, value = item.split("=", 1)
         overrides[key] = json.loads(value)
-    print(f"{args.mode}: lr {overrides['learning_rate']}, {overrides['num_train_epochs']} epochs, hog {args.hog}")
+    print(f"{args.mode}: lr {overrides['learning_rate']}, {overrides['num_train_epochs']} epochs, "
+          f"{args.records or len(fresh.dataset())} records, hog {args.hog}")
+    seeds = [int(s) for s in args.seed_init.split(",") if s] or [None]
     hogs = [multiprocessing.Process(target=hog, daemon=True) for _ in range(args.hog)]
     for p in hogs:
         p.start()
     try:
         for threads in map(int, args.threads.split(",")):
-            for _ in range(args.repeat):
+            for seed in seeds * args.repeat:
                 with tempfile.TemporaryDirectory(prefix="margin-") as tmp:
-                    out, facts, took = train(args.mode, threads, overrides, Path(tmp), args.seed_init)
+                    out, facts, took = train(args.mode, threads, overrides, Path(tmp), seed, args.records)
                     seen = judge(args.mode, out)
                 losses = facts.get("losses") or []
-                print(f"threads {threads}: train {took:5.1f} s, last losses "
+                print(f"threads {threads}, init {seed}: train {took:5.1f} s, last losses "
                       f"{' '.join(f'{v:.3f}' for v in losses[-3:])}, judge loss {seen['loss']:.3f}, "
                       f"losses' hash {hash(tuple(losses)) % 10**6:06d}, min token margin {seen['margin']:+.2f} (end token {seen['end_margin']:+.2f}), "
                       f"answer {seen['answer']!r}", flush=True)

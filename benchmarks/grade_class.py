@@ -30,10 +30,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from grader.assignments import names  # noqa: E402
 from grader.classrun import LocalExecutor, RayExecutor, grade_class  # noqa: E402
 
 EXAMPLES = REPO / "examples" / "submissions"
-DEFAULT = ("qwen2_chat", "qwen2_lora", "minicpm_deepspeed")
+DEFAULT = tuple(names())
 PHASES = ("startup", "student", "judge", "teardown")
 
 
@@ -126,9 +127,10 @@ def main() -> None:
             return lambda: grade_class(klass, tmp / out, assignments=assignments, stream=quiet,
                                        executor=LocalExecutor(workers))
 
-        walls, first = {}, None
+        walls, first, graded = {}, None, {}
         for workers in (int(w) for w in args.workers.split(",")):
             walls[workers], results = timed(f"local, {workers} worker(s)", n, local(workers, f"w{workers}"))
+            graded[workers] = results
             if first is None:
                 first = results
             assert verdicts(results) == verdicts(first), f"{workers} workers changed a verdict"
@@ -153,6 +155,12 @@ def main() -> None:
         for workers, wall in walls.items():
             print(f"  projected: a class of {args.class_size} with {workers} worker(s): "
                   f"{wall / n * args.class_size / 60:5.1f} min (from the {n} measured)")
+            # the spread: each submission's own grading time in that run (the workers sharing the cores)
+            own = sorted(r.execution_time for r in graded[workers])
+            print(f"    each submission took {own[0]:.1f}-{own[-1]:.1f} s (median {statistics.median(own):.1f}) "
+                  f"with {workers} at once: a class of {args.class_size} all like the quickest "
+                  f"{own[0] * args.class_size / workers / 60:.1f} min, all like the slowest "
+                  f"{own[-1] * args.class_size / workers / 60:.1f} min")
         print_breakdown(first, assignments)
 
 

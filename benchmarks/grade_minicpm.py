@@ -33,7 +33,8 @@ from grader.checks.minicpm_deepspeed.assignment import CPU_OVERRIDES  # noqa: E4
 from grader.checks.minicpm_deepspeed.fresh import DATASET  # noqa: E402
 from grader.profiles import get_profile  # noqa: E402
 
-HOOK = REPO / "grader" / "probes" / "hooks"
+# the DeepSpeed hook (sitecustomize.py, in the assignment's probe folder) and the course hook it imports
+HOOK = f"{REPO / 'grader' / 'checks' / 'minicpm_deepspeed' / 'probe'}:{REPO / 'grader' / 'probes' / 'hooks'}"
 
 
 def run(argv, env=None, cwd=None) -> float:

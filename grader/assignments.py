@@ -23,15 +23,35 @@ class AssignmentError(ValueError):
     """A declaration that cannot be used, or an unknown assignment; the message names the fix."""
 
 
+# A time limit is the slowest the honest corpus and the reference took (benchmarks/time_limits.py
+# measures it: 2 workers on 2 cores, one thread a sandbox), times LIMIT_MARGIN: a grading machine
+# may give half a CPU (Gradescope) to cores 1.5x slower, and 1.7x of that is left for a student's
+# correct but slower code. Never under LIMIT_FLOOR_S: the first run of a fresh machine reads torch
+# from a cold disk, and a run of a few seconds is mostly that start-up; a limit within a run (a chat
+# turn, a request: runs=0) never under STEP_FLOOR_S.
+LIMIT_MARGIN = 5
+LIMIT_FLOOR_S = 120
+STEP_FLOOR_S = 60
+
+
 @dataclass(frozen=True)
 class TimeLimit:
     """One time limit of a probe run, on the run clock (grader/probes/run_clock.py: the time the run
-    waited for a CPU other programs held does not count); GRADER_<NAME>_TIMEOUT_S overrides it through the run's
-    settings (grader/settings.py; names are shared: GRADER_INSPECT_TIMEOUT_S sets every assignment's "inspect")."""
-    seconds: float
+    waited for a CPU other programs held does not count), derived from a measurement (see LIMIT_MARGIN);
+    GRADER_<NAME>_TIMEOUT_S overrides it through the run's settings (grader/settings.py; names are
+    shared: GRADER_INSPECT_TIMEOUT_S sets every assignment's "inspect")."""
+    measured: float        # seconds: the slowest honest run (or step) it covers, as benchmarks/time_limits.py prints
     per_en: str = ""       # what one limit covers, for the report: "a launch"
     per_zh: str = ""
-    runs: int = 1          # how often one grading may spend it, one after another (the runner's budget)
+    runs: int = 1          # how often one grading may spend it, one after another (the runner's budget; 0: within a run)
+    # what `measured` times: the probe runs of these modes, or, for a limit within a run, its steps
+    # "mode:step" ("chat:turn{i}": every turn); the limit's own name when empty
+    measures: tuple[str, ...] = ()
+
+    @property
+    def seconds(self) -> float:
+        floor = LIMIT_FLOOR_S if self.runs else STEP_FLOOR_S
+        return float(max(floor, -(-self.measured * LIMIT_MARGIN // 10) * 10))
 
 
 @dataclass(frozen=True)
@@ -114,6 +134,11 @@ class Assignment:
         """Every time limit spent, one after another."""
         limits = self.limits(profile)
         return sum(limits[n] * limit.runs for n, limit in self.time_limits.items())
+
+    def expected_s(self) -> float:
+        """About how long its probe runs take (the slowest honest ones, as measured): what orders a class
+        run's units, longest first."""
+        return sum(limit.measured * limit.runs for limit in self.time_limits.values())
 
     def budget_s(self, profile: str = "cpu") -> float:
         """The longest one grading of this assignment may take: every limit spent, on a machine so busy
@@ -209,6 +234,30 @@ def get(name: str) -> Assignment:
         return discover()[name]
     except KeyError:
         raise AssignmentError(f"unknown assignment {name!r}; choose from {', '.join(names())} / 未知作业") from None
+
+
+def limits_table(chosen: tuple[str, ...] | None = None, profile: str = "cpu") -> list[str]:
+    """The time limits of the chosen assignments under ``profile``, a line each: what was measured, the
+    margin, the limit (with the environment's overrides), and each grading's worst case."""
+    from grader.settings import current
+    overrides = current().timeouts
+    lines = [f"time limits ({profile} profile): the slowest honest run x {LIMIT_MARGIN}, never under "
+             f"{LIMIT_FLOOR_S} s ({STEP_FLOOR_S} s within a run); measured by benchmarks/time_limits.py",
+             f"{'assignment':<18} {'limit':<10} {'measured s':>10} {'limit s':>8}  covers"]
+    for name in chosen or names():
+        declared = get(name)
+        limits = declared.limits(profile)
+        scaled = declared.grading[profile].limits if profile in declared.grading else {}
+        for key, limit in declared.time_limits.items():
+            source = ("GRADER_" + key.upper() + "_TIMEOUT_S" if overrides.get(key) else
+                      f"the {profile} profile's own (unmeasured)" if key in scaled else "")
+            times = "within a run" if not limit.runs else f"x{limit.runs} a grading" if limit.runs > 1 else ""
+            measured = "-" if source else f"{limit.measured:.1f}"   # not what the limit comes from
+            lines.append(f"{name:<18} {key:<10} {measured:>10} {limits[key]:>8.0f}  "
+                         + ", ".join(x for x in (limit.per_en, times, source) if x))
+        lines.append(f"{name:<18} {'(worst)':<10} {'':>10} {declared.limits_s(profile):>8.0f}  every limit spent, "
+                     f"one after another")
+    return lines
 
 
 def needs(kind: str, chosen: tuple[str, ...] | None = None, profile: str | None = None) -> list[str]:

@@ -132,14 +132,13 @@ def load_class(out_dir: Path) -> list[SubmissionResult]:
 
 def expected_seconds(unit: Unit) -> float:
     """How long a unit should take: its last grading's time where there was one (a regrade after a
-    fix to a check), else the time budgets of the assignments its folder holds."""
+    fix to a check), else the measured times of the assignments its folder holds."""
     from grader import assignments as registry
 
     try:
         return float(json.loads((unit.out / "grader-result.json").read_text(encoding="utf-8"))["execution_time"])
     except (OSError, ValueError, TypeError, KeyError):
-        return float(sum(registry.get(a).budget_s(unit.profile) for a in unit.assignments
-                         if (unit.student / a).is_dir()))
+        return float(sum(registry.get(a).expected_s() for a in unit.assignments if (unit.student / a).is_dir()))
 
 
 def longest_first(units: list[Unit]) -> list[Unit]:

@@ -308,13 +308,17 @@ def _ensure_fixtures(assignments: tuple[str, ...], dest: Path | None = None, pro
 
 
 def cmd_needs(args) -> int:
-    """What the assignments need installed, one per line: `pip install $(grader needs pip)`."""
+    """What the assignments need installed, one per line: `pip install $(grader needs pip)`; or, with
+    `limits`, the time limits a grading gets and the measurement each comes from."""
     from grader import assignments as registry
 
     assignments = _assignments(args)
     if assignments is None:
         return 2
-    print("\n".join(registry.needs(args.kind, assignments)))
+    if args.kind == "limits":
+        print("\n".join(registry.limits_table(assignments, args.profile)))
+    else:
+        print("\n".join(registry.needs(args.kind, assignments)))
     return 0
 
 
@@ -511,8 +515,10 @@ def _course_tools(sub) -> None:
     profile_option(fx, "also the stand-ins this profile needs (gpu: the real models' shapes, random weights)")
     fx.add_argument("--assignment", action="append", help="only what this assignment needs (repeatable)")
     fx.set_defaults(func=cmd_fixtures)
-    nd = sub.add_parser("needs", help="the pip requirements or apt packages the assignments declare")
-    nd.add_argument("kind", choices=("pip", "apt"))
+    nd = sub.add_parser("needs", help="the pip requirements or apt packages the assignments declare, or the "
+                                      "time limits a grading gets (each from its measurement)")
+    nd.add_argument("kind", choices=("pip", "apt", "limits"))
+    nd.add_argument("--profile", default="cpu", help="the grading profile whose limits to print (limits only)")
     nd.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     nd.set_defaults(func=cmd_needs)
     gr = sub.add_parser("grades", help="write the gradebook of a class run again, in an LMS's layout")

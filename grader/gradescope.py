@@ -48,6 +48,9 @@ COURSE=()
 # the envelope this bundle states ({envelope}): each sandboxed run's memory, so a student's memory
 # hog is reported as such instead of the container being killed
 export GRADER_MEMORY_LIMIT_MB="${{GRADER_MEMORY_LIMIT_MB:-{sandbox_mb}}}"
+# one submission a container, measured inside the envelope without warm interpreters (grader/warm.py:
+# a server of its own that pays off over a class, and the container mode starts cold anyway)
+export GRADER_WARM="${{GRADER_WARM:-0}}"
 "$PY" -m grader.cli run "$ROOT/submission" --assignment {assignment} --out "$ROOT/results/report" \\
     --metadata "$ROOT/submission_metadata.json" "${{COURSE[@]}}"
 status=$?

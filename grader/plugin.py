@@ -109,12 +109,13 @@ def stash(key: pytest.StashKey, default):
     return config.stash.setdefault(key, default) if config else default
 
 
-def record_probe(mode: str, started: float, ended: float, steps: dict, peak_bytes: int | None) -> None:
-    """A probe run's wall-clock interval, its steps' own seconds and its sandbox's peak memory, for
-    the breakdown benchmarks print (grader.runner.breakdown)."""
+def record_probe(mode: str, started: float, ended: float, steps: dict, peak_bytes: int | None,
+                 ran_s: float | None = None) -> None:
+    """A probe run's wall-clock interval, its time on the run clock (what its limit counts), its steps'
+    own seconds and its sandbox's peak memory, for the breakdown benchmarks print (grader.runner.breakdown)."""
     seconds = {name: round(e["s"], 3) for name, e in steps.items() if isinstance(e.get("s"), (int, float))}
     stash(TIMELINE, {"probes": []})["probes"].append(
-        {"mode": mode, "start": started, "end": ended, "steps": seconds, "peak_bytes": peak_bytes})
+        {"mode": mode, "start": started, "end": ended, "steps": seconds, "peak_bytes": peak_bytes, "ran": ran_s})
 
 
 def record_measure(name: str, **values) -> None:

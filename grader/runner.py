@@ -49,7 +49,7 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
         # the run's settings reach the child whole, as one variable (grader/settings.py)
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKS.parent.parent), os.environ.get("PYTHONPATH")])),
-               **current().env(), **(env or {})}
+               **current().env(), **_warm(profile_name), **(env or {})}
         # A private mount namespace: the checks mount size-capped tmpfs work folders there
         # (grader.sandbox.disk_capped), and they vanish with it even if pytest is killed.
         private = private_mounts_possible()
@@ -97,6 +97,33 @@ def _run_pytest(argv: list[str], env: dict, cwd: str, private: bool, budget: flo
 
 _ZYGOTE: dict = {}
 _ZYGOTE_LOCK = threading.Lock()
+_WARM: dict = {}
+_WARM_LOCK = threading.Lock()
+
+
+def _warm(profile_name: str) -> dict:
+    """GRADER_WARM_CONTROL for a grading's sandboxes: this process's warm interpreter server
+    (grader/warm.py), started on first use and shared by every grading it runs, where it can serve:
+    a namespaced sandbox, the cpu profile, and GRADER_WARM not 0. Else nothing: cold interpreters."""
+    from grader.sandbox import NAMESPACED, Limits, sandbox_env
+    if os.environ.get("GRADER_WARM", "1") == "0" or get_profile(profile_name).device != "cpu":
+        return {}
+    with _WARM_LOCK:
+        server = _WARM.get("it")
+        if server is None or not server.alive:
+            if _WARM.get("failed") or detect_mode() not in NAMESPACED:
+                return {}
+            from grader.warm import WarmServer
+            env = {**sandbox_env(Limits().cpu_threads), "PYTHONPATH": str(CHECKS.parent.parent)}
+            try:
+                server = _WARM["it"] = WarmServer(env)
+                atexit.register(server.close)
+            except (OSError, RuntimeError) as exc:
+                print(f"grader: the warm interpreter server did not start ({exc}); every sandboxed process "
+                      f"starts its own interpreter / 预热解释器启动失败，改为逐次启动", file=sys.stderr)
+                _WARM["failed"] = True
+                return {}
+    return {"GRADER_WARM_CONTROL": server.control}
 
 
 def _zygote(env: dict):
@@ -152,8 +179,9 @@ def breakdown(timeline: dict, launched: float, ended: float) -> dict:
             reach = end
     probes: dict = {}
     for p in runs:
-        entry = probes.setdefault(p["mode"], {"wall": 0.0, "steps": {}, "peak_bytes": 0})
+        entry = probes.setdefault(p["mode"], {"wall": 0.0, "ran": 0.0, "steps": {}, "peak_bytes": 0})
         entry["wall"] += p["end"] - p["start"]
+        entry["ran"] = max(entry["ran"], p.get("ran") or 0.0)   # one run's, as its time limit counts
         entry["peak_bytes"] = max(entry["peak_bytes"], p.get("peak_bytes") or 0)
         for step, seconds in p.get("steps", {}).items():
             entry["steps"][step] = entry["steps"].get(step, 0.0) + seconds

@@ -54,6 +54,9 @@ if TYPE_CHECKING:
     from grader.gpu import Gpu
 
 NOBODY = 65534
+# what a bubblewrap run's code starts under: uid 65534, no capabilities, no_new_privs
+DROP_TO_NOBODY = ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups",
+                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 PROBES_DIR = Path(__file__).resolve().parent / "probes"
 CONFINE = Path(__file__).resolve().parent / "confine.py"
 # the first line every probe prints, before any student code runs (probes/_probe_common.py): a run
@@ -212,6 +215,14 @@ class Cgroups:
         except (OSError, ValueError):
             return False
 
+    def processes(self) -> list[int]:
+        """Every process in the cgroup now (a run clock's members)."""
+        path = next(iter(self.paths.values()), None)
+        try:
+            return [int(p) for p in (path / "cgroup.procs").read_text().split()] if path else []
+        except (OSError, ValueError):
+            return []
+
     def peak_memory(self) -> int | None:
         """The most memory the run used at once (v1 memory.max_usage_in_bytes, v2 memory.peak)."""
         path = self.paths.get("memory")
@@ -340,6 +351,25 @@ MODE_DESCRIPTIONS = {
 }
 
 
+def sandbox_env(cpu_threads: int) -> dict[str, str]:
+    """The environment every sandboxed run starts with (a namespaced one's paths; the others move HOME
+    and the caches into the run's own folder), before the sandbox's own variables."""
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": str(cpu_threads), "TOKENIZERS_PARALLELISM": "false",
+        # OpenMP threads that wait for work spin, by default, for ~300k rounds: when sandboxes
+        # share cores (two class-run units, Ray nodes on one machine, a busy CI runner) each spins
+        # through the other's time slice. Measured: DeepSpeed's CPU Adam, two gradings at once on
+        # 2 cores, 438 s each (44 s alone); with this 100 s each, and no cost alone
+        "GOMP_SPINCOUNT": "10000",
+        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1", "DISABLE_TELEMETRY": "1",
+        "MPLCONFIGDIR": "/tmp/mpl", "TRITON_CACHE_DIR": "/tmp/triton",
+    }
+
+
 class Sandbox:
     """One place that knows how to start a probe over a copy of a submission folder."""
 
@@ -416,11 +446,13 @@ class Sandbox:
                     _chown_tree(folder, uid)
                     folder.chmod(0o700)   # another run's uid cannot read this one's files
             ports = [] if self.mode in NAMESPACED else _free_ports(2)
-            argv, env = self._command(probe, args, copy, out, limits, uid=uid, ports=ports, own_tmp=own_tmp)
+            warm = self._warm_control()
+            argv, env = self._command(probe, args, copy, out, limits, uid=uid, ports=ports, own_tmp=own_tmp,
+                                      warm=work / "warm" if warm else None)
             try:
                 # cwd: the copy, as bwrap's --chdir gives the namespaced modes
                 result = _run_limited(argv, env, limits, out, watch=None if capped else [copy, out, own_tmp],
-                                      cwd=copy)
+                                      cwd=copy, warm=(warm, work / "warm", self.mode) if warm else None)
             finally:
                 if uid is not None:
                     _clean_uid(uid)
@@ -429,25 +461,18 @@ class Sandbox:
             raise SandboxFailure(sandbox_failure_message(self.mode, result.output))
         return result
 
+    def _warm_control(self) -> str | None:
+        """The warm interpreter server's control socket (grader/warm.py: the runner's, handed down in
+        GRADER_WARM_CONTROL) where it can serve this sandbox's runs: the namespaced modes, no GPU."""
+        control = os.environ.get("GRADER_WARM_CONTROL")
+        if not control or self.mode not in NAMESPACED or self.gpu is not None or not os.path.exists(control):
+            return None
+        return control if Cgroups.available() else None   # the run clock counts the run by its cgroup
+
     def _command(self, probe: str | Path | None, args: list[str], copy: Path, out: Path, limits: Limits,
-                 uid: int | None = None, ports: list[int] | None = None, own_tmp: Path | None = None
-                 ) -> tuple[list[str], dict]:
-        env = {
-            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-            "HOME": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-            "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-            "OMP_NUM_THREADS": str(limits.cpu_threads), "TOKENIZERS_PARALLELISM": "false",
-            # OpenMP threads that wait for work spin, by default, for ~300k rounds: when sandboxes
-            # share cores (two class-run units, Ray nodes on one machine, a busy CI runner) each spins
-            # through the other's time slice. Measured: DeepSpeed's CPU Adam, two gradings at once on
-            # 2 cores, 438 s each (44 s alone); with this 100 s each, and no cost alone
-            "GOMP_SPINCOUNT": "10000",
-            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-            "HF_HUB_DISABLE_TELEMETRY": "1", "DISABLE_TELEMETRY": "1",
-            "MPLCONFIGDIR": "/tmp/mpl", "TRITON_CACHE_DIR": "/tmp/triton",
-            **self.env,
-            **(self.gpu.env() if self.gpu else {}),
-        }
+                 uid: int | None = None, ports: list[int] | None = None, own_tmp: Path | None = None,
+                 warm: Path | None = None) -> tuple[list[str], dict]:
+        env = {**sandbox_env(limits.cpu_threads), **self.env, **(self.gpu.env() if self.gpu else {})}
         python = [sys.executable, "-s"]   # -s: no user site-packages (HOME is the student's)
         if self.mode not in NAMESPACED:
             env["GRADER_SUBMISSION"], env["GRADER_OUT"] = str(copy), str(out)
@@ -499,6 +524,15 @@ class Sandbox:
         binds = [(p, str(p)) for p in self._runtime_paths()] + [(PROBES_DIR, INSIDE_PROBES)]
         if _own_folder(probe):
             binds.append((_own_folder(probe), INSIDE_OWN_PROBE))
+        if warm is not None:   # the run's socket and the client (grader/warm.py), first on PATH as `python`
+            from grader import warm as warm_server
+            binds += [(warm, warm_server.INSIDE_RUN), (Path(os.environ["GRADER_WARM_CONTROL"]).parent / "bin",
+                                                       warm_server.INSIDE_BIN)]
+            env["PATH"] = f"{warm_server.INSIDE_BIN}:{env['PATH']}"
+            env["GRADER_WARM_LINKS"] = warm_server.LINKS
+            if os.environ.get("GRADER_WARM_DEBUG"):   # each client says why it started cold
+                env["GRADER_WARM_DEBUG"] = "1"
+            python = [f"{warm_server.INSIDE_BIN}/python", "-s"]
         for src, dest in binds:
             argv += _parent_dirs(dest, made)
             argv += ["--ro-bind", str(src), dest]
@@ -515,9 +549,10 @@ class Sandbox:
         for key, value in env.items():
             argv += ["--setenv", key, value]
         argv += ["--"]
-        if self.mode == "bubblewrap":
-            argv += ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups",
-                     "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+        # the warm client at the top stays root, so that nothing the student's code signals (kill -1)
+        # can end it; it drops to uid 65534 itself where it starts the interpreter cold (grader/warm.py)
+        if self.mode == "bubblewrap" and warm is None:
+            argv += DROP_TO_NOBODY
         argv += [*python, *_probe_argv(probe, INSIDE_PROBES, INSIDE_OWN_PROBE), *args]
         # bwrap itself (pid 1 inside) gets no secrets either: its /proc/1/environ is readable
         # by the student in the user-namespace mode, where they share a uid
@@ -677,10 +712,11 @@ def _chown_tree(root: Path, uid: int) -> None:
 
 
 def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path, watch: list[Path] | None = None,
-                 cwd: Path | None = None) -> SandboxResult:
+                 cwd: Path | None = None, warm: tuple[str, Path, str] | None = None) -> SandboxResult:
     """``watch``: the writable folders, where no size-capped tmpfs holds them (no mount namespace):
     their use is measured (twice a second, less often as it grows) and the run is ended, as the tmpfs
-    would, at the disk limit."""
+    would, at the disk limit. ``warm``: (the warm server's control socket, the run's folder for its
+    socket, the mode) where warm interpreters serve the run (grader/warm.py)."""
     cgroups = Cgroups({"memory": limits.memory_bytes, "pids": limits.max_processes})
     missing = Cgroups.available() - set(cgroups.paths)
     if missing:   # they worked when this grading began: the machine changed under it
@@ -689,21 +725,33 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path, watch: l
                              f"when grading began; check /sys/fs/cgroup (permissions, a full cgroup tree), or run "
                              f"without cgroups / 无法创建 cgroup")
 
+    # per uid on the whole machine (the container mode's uid is the run's own): the pids cgroup,
+    # where there is one, is the real limit
+    nproc = limits.max_processes if "pids" not in cgroups.paths else max(4096, 4 * limits.max_processes)
+    cpu = int(limits.wall_s * max(2, limits.cpu_threads)) + 30
+    rlimits = {"RLIMIT_CORE": (0, 0), "RLIMIT_FSIZE": (limits.max_file_bytes, limits.max_file_bytes),
+               "RLIMIT_NPROC": (nproc, nproc), "RLIMIT_CPU": (cpu, cpu + 5)}
+
     def set_limits():  # runs in the child before exec; inherited by everything it starts
         cgroups.join()
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
-        # per uid on the whole machine (the container mode's uid is the run's own): the pids cgroup,
-        # where there is one, is the real limit
-        nproc = limits.max_processes if "pids" not in cgroups.paths else max(4096, 4 * limits.max_processes)
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        cpu = int(limits.wall_s * max(2, limits.cpu_threads)) + 30
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        for name, values in rlimits.items():
+            resource.setrlimit(getattr(resource, name), values)
 
+    served = None
+    if warm is not None:   # the warm server serves this run's python processes in its cgroups, with its limits
+        from grader.warm import WarmRun
+        control, folder, mode = warm
+        try:
+            served = WarmRun(control, folder, mode, NOBODY if mode == "bubblewrap" else None,
+                             sorted(str(p) for p in set(cgroups.paths.values())), rlimits)
+        except (OSError, RuntimeError, ValueError):
+            folder.mkdir(exist_ok=True)   # no server after all: the client finds no socket and starts cold
     started = time.monotonic()
     proc = subprocess.Popen(argv, env=env or None, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=set_limits)
-    clock = RunClock(proc.pid)   # the time limit counts running, not waiting for a CPU others held
+    # the time limit counts running, not waiting for a CPU others held; a warm run's processes are
+    # its cgroup's (a served process's parent is the server's helper, outside the run's tree)
+    clock = RunClock(proc.pid, members=cgroups.processes if served else None)
     kept = bytearray()
     dropped = [0]
 
@@ -740,6 +788,8 @@ def _run_limited(argv: list[str], env: dict, limits: Limits, out: Path, watch: l
         _kill_group(proc.pid)   # also reaps anything the code left behind in its group
         proc.wait()
         cgroups.kill_all()      # and what left the group: nothing of the run outlives it
+        if served is not None:
+            served.close()
     reader.join(timeout=5)      # a daemon that escaped the group may hold the pipe: don't wait on it
     text = kept.decode("utf-8", errors="replace")
     if dropped[0]:

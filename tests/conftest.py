@@ -15,9 +15,9 @@ from grader.classrun import sandbox_threads
 from grader.profiles import REPO
 from grader.runner import grade_submission
 
-# Short limits so that hangs cost seconds, not minutes, in CI (real runs take ~5-20 s and ~40 s).
-TEST_TIMEOUTS = {"GRADER_INSPECT_TIMEOUT_S": "60", "GRADER_TRAIN_TIMEOUT_S": "240",
-                 "GRADER_DEEPSPEED_TIMEOUT_S": "240"}
+# A shorter quick probe, so that its hangs cost less in CI (it takes ~1-7 s); the training runs keep
+# the limits their measurements give (grader/assignments.py: `grader needs limits` prints them).
+TEST_TIMEOUTS = {"GRADER_INSPECT_TIMEOUT_S": "60"}
 # DeepSpeed launches are the heaviest tests: under pytest-xdist (--dist loadgroup) they run one at a
 # time, on one worker, while the other workers take the rest
 DEEPSPEED = pytest.mark.xdist_group("deepspeed")

@@ -219,7 +219,8 @@ def leftover_processes() -> list[str]:
             seen.add(pid)
             ppid, cmdline, _ = procs[pid]
             parent = procs.get(ppid, (0, b"", b""))
-            if ((cmdline.split(NUL)[0].endswith(b"bwrap") or PROBES in cmdline)   # a sandbox's top (container mode: the probe)
+            # a sandbox's top (container mode: the probe; a warm-served process: the server's helper)
+            if ((cmdline.split(NUL)[0].endswith(b"bwrap") or PROBES in cmdline or b"grader.warm" in cmdline)
                     and b"python" in parent[1].split(NUL)[0] and b"GRADER_SUBMISSION=" not in parent[2]):
                 return True
             pid = ppid

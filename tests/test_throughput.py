@@ -16,9 +16,9 @@ def test_breakdown_splits_the_wall_time_and_counts_overlapping_probes_once():
                 "probes": [{"mode": "inspect", "start": 101.0, "end": 107.0, "steps": {"import_train": 0.5},
                             "peak_bytes": 300},
                            {"mode": "train", "start": 101.0, "end": 125.0, "steps": {"train": 18.0},
-                            "peak_bytes": 200},
+                            "peak_bytes": 200, "ran": 20.5},
                            {"mode": "train", "start": 126.0, "end": 128.0, "steps": {"train": 1.0},
-                            "peak_bytes": 250}]}
+                            "peak_bytes": 250, "ran": 1.5}]}
     t = breakdown(timeline, launched=100.0, ended=130.2)
 
     assert t["startup"] == pytest.approx(0.5)
@@ -26,7 +26,8 @@ def test_breakdown_splits_the_wall_time_and_counts_overlapping_probes_once():
     assert t["judge"] == pytest.approx(29.5 - 26.0)
     assert t["teardown"] == pytest.approx(0.2)
     assert t["startup"] + t["student"] + t["judge"] + t["teardown"] == pytest.approx(t["total"])
-    assert t["probes"]["train"] == {"wall": pytest.approx(26.0), "steps": {"train": 19.0}, "peak_bytes": 250}
+    # "ran": the longest single run on the run clock, what a time limit counts
+    assert t["probes"]["train"] == {"wall": pytest.approx(26.0), "ran": 20.5, "steps": {"train": 19.0}, "peak_bytes": 250}
     assert t["peak_bytes"] == 400 + 300 + 200             # the judge and the two sandboxes at once
 
 
@@ -49,7 +50,8 @@ def test_a_class_run_starts_its_longest_units_first(tmp_path):
              unit("c_regraded_slow", ["qwen2_chat"], last_time=9000.0), unit("d_nothing", []),
              unit("e_chat_only", ["qwen2_chat"])]
     order = [u.student.name for u in longest_first(units)]
-    # the last grading's time where there was one, else the budgets of the folders present; ties in class order
+    # the last grading's time where there was one, else the measured times of the folders present; ties
+    # in class order
     assert order == ["c_regraded_slow", "b_both", "a_chat_only", "e_chat_only", "d_nothing"]
 
 

@@ -145,7 +145,7 @@ def run_probe(sandbox: Sandbox, assignment: Assignment, mode: str, assignment_di
                                limits=dataclasses.replace(sandbox.limits, wall_s=wall_s),
                                inputs={**given, "notebooks": assignment.notebooks})
     run = ProbeRun(result=result, steps=_read_steps(result.out_dir / "result.json"), **declared)
-    record_probe(mode, started, time.time(), run.steps, result.peak_memory_bytes)
+    record_probe(mode, started, time.time(), run.steps, result.peak_memory_bytes, result.ran_s)
     with _RUNS_LOCK:   # runs of one grading may end at once (start_probe_runs' threads)
         stash(RUNS, []).append(run)
         stash(ADAPTATIONS, [])[:] = adaptations()   # the report's list, as the plugin writes it at the end

@@ -49,8 +49,9 @@ class Recorder:
         self.save()
         return value
 
-    def note(self, name: str, value) -> None:
-        self.steps[name] = {"ok": True, "value": to_jsonable(value)}
+    def note(self, name: str, value, s: float | None = None) -> None:
+        """Record ``value``; ``s``: the seconds it took, where the probe timed it (for benchmarks only)."""
+        self.steps[name] = {"ok": True, "value": to_jsonable(value), **({"s": s} if s is not None else {})}
         self.save()
 
     def fail(self, name: str, message: str) -> None:

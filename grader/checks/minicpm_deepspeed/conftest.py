@@ -15,7 +15,14 @@ MARGIN_S = 30   # the probe's own time after train.sh is stopped: it still repor
 
 
 @pytest.fixture(scope="session")
-def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, profile, limits, overrides):
+def training_records(overrides) -> list[dict]:
+    """What train.sh trains on under this profile (the judge's own loss is taken on the same)."""
+    return fresh.dataset(overrides.get("records"))
+
+
+@pytest.fixture(scope="session")
+def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, profile, limits, overrides,
+                training_records):
     """The three runs share the machine's cores: at once only where there are plenty (on 2 cores,
     three at once took 163 s against 55 s one after another: OpenMP and CPU Adam threads fight),
     and never without network namespaces (process mode), where two launchers would both want
@@ -24,7 +31,7 @@ def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, pro
     jobs = {"inspect": ({**common, "fresh_records": fresh_records, "identity_record": fresh.identity_record()},
                         limits["inspect"])}
     for mode in ("lora", "full"):
-        jobs[mode] = ({**common, "dataset": fresh.dataset(), "overrides": overrides["modes"][mode],
+        jobs[mode] = ({**common, "dataset": training_records, "overrides": overrides["modes"][mode],
                        "scheduler": overrides["scheduler"],
                        "torch_extensions": str(fixtures.path("deepspeed-ops")), "timeout_s": limits["deepspeed"]},
                       limits["deepspeed"] + MARGIN_S)

@@ -8,9 +8,11 @@ DATASET = Path(__file__).resolve().parent / "huanhuan.json"
 QUESTION = "你是谁？"
 
 
-def dataset() -> list[dict]:
-    """The 甄嬛 records every submission trains on (the grader copies them over the student's file)."""
-    return json.loads(DATASET.read_text(encoding="utf-8"))
+def dataset(records: int | None = None) -> list[dict]:
+    """The 甄嬛 records every submission trains on (the grader copies them over the student's file):
+    the first ``records`` of them where a grading profile trains on fewer (the taught one is first)."""
+    found = json.loads(DATASET.read_text(encoding="utf-8"))
+    return found[:records] if records else found
 
 
 def identity_record() -> dict:

@@ -82,9 +82,9 @@ def _engine_config(assignment_dir, minicpm, student_args: dict):
     return raw, built
 
 
-def _examples(tokenizer) -> list:
-    """The course's records as the judge encodes them, for its own loss."""
-    return [supervised(*fresh.expected_parts(tokenizer, record)) for record in fresh.dataset()]
+def _examples(tokenizer, records: list[dict]) -> list:
+    """The records trained on, as the judge encodes them, for its own loss."""
+    return [supervised(*fresh.expected_parts(tokenizer, record)) for record in records]
 
 
 def _question_ids(inspected, tokenizer) -> list[int]:
@@ -347,11 +347,11 @@ def test_engine_zero2_cpu_adam(launched):
        hint_zh="--use_lora True 时：在创建 Trainer 之前 model = get_peft_model(model, config)，最后 trainer.save_model(output_dir)。",
        hint_en="With --use_lora True: model = get_peft_model(model, config) before the Trainer, and "
                "trainer.save_model(output_dir) at the end.")
-def test_lora_training(launched, minicpm):
+def test_lora_training(launched, minicpm, training_records):
     facts = _rank(launched, "lora")
     # the judge's own evidence first (the saved adapter, its own loss), then what the run logged
     tokenizer, load = minicpm
-    examples = _examples(tokenizer)
+    examples = _examples(tokenizer, training_records)
     require_learned(judge_loss(load(), examples), judge_loss(_lora_model(launched, minicpm), examples),
                     "评分器算出的损失（基座 / 加上你的 adapter）", "The grader's own loss (base / with your adapter)")
     model_facts = facts.get("model") or {}
@@ -365,10 +365,10 @@ def test_lora_training(launched, minicpm):
        en="Full mode trains every weight (loss falls, as the grader measures too) and saves model.safetensors",
        hint_zh="不加 --use_lora 时把模型本身交给 Trainer；最后 trainer.save_model(output_dir)。",
        hint_en="Without --use_lora the model itself goes to the Trainer; trainer.save_model(output_dir) at the end.")
-def test_full_training(launched, minicpm):
+def test_full_training(launched, minicpm, training_records):
     facts = _rank(launched, "full")
     tokenizer, load = minicpm
-    examples = _examples(tokenizer)
+    examples = _examples(tokenizer, training_records)
     require_learned(judge_loss(load(), examples), judge_loss(_full_model(launched, minicpm), examples),
                     "评分器算出的损失", "The grader's own loss")
     model_facts = facts.get("model") or {}

@@ -109,7 +109,7 @@ def test_endpoint_that_never_answers_fails_within_the_request_limit(tmp_path, mo
         ("api.py", FIRST, "    import time\n    time.sleep(10 ** 6)   # blocks the event loop too\n" + FIRST)])
     assert result.score == 0
     assert "no answer within 8 s" in checks["test_server_answers"].output
-    assert time.monotonic() - started < 120   # not the 240 s of the whole run
+    assert time.monotonic() - started < 100   # not the 120 s of the whole run
 
 
 def test_server_that_never_starts_listening(tmp_path, monkeypatch):

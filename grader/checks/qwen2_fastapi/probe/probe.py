@@ -225,7 +225,7 @@ def ask(given: dict, rec: Recorder, sent: dict, loads: list, calls: list, server
     address = (client_address(server["listening"]["host"]), server["listening"]["port"])
     for i, body in enumerate(given["requests"]):
         limit = min(given["request_s"], given["serve_s"] - CLOCK.elapsed())   # seconds of running
-        before = len(calls)
+        before, started = len(calls), CLOCK.elapsed()
         sent["requests"] += 1
         log.errors = []
         try:
@@ -242,7 +242,7 @@ def ask(given: dict, rec: Recorder, sent: dict, loads: list, calls: list, server
                 log.wait_for_error(2.0)
             rec.fail(f"request{i}", http_error(i, reply, log))
             return
-        rec.note(f"request{i}", reply)
+        rec.note(f"request{i}", reply, s=CLOCK.elapsed() - started)
 
 
 def not_serving(given: dict, server: dict, main_done: threading.Event, log: ServerLog) -> str:
