@@ -104,14 +104,16 @@ _WARM_LOCK = threading.Lock()
 def _warm(profile_name: str) -> dict:
     """GRADER_WARM_CONTROL for a grading's sandboxes: this process's warm interpreter server
     (grader/warm.py), started on first use and shared by every grading it runs, where it can serve:
-    a namespaced sandbox, the cpu profile, and GRADER_WARM not 0. Else nothing: cold interpreters."""
-    from grader.sandbox import NAMESPACED, Limits, sandbox_env
+    a namespaced sandbox with cgroups, the cpu profile, and GRADER_WARM not 0. Else nothing: cold
+    interpreters."""
+    from grader.sandbox import NAMESPACED, Cgroups, Limits, sandbox_env
     if os.environ.get("GRADER_WARM", "1") == "0" or get_profile(profile_name).device != "cpu":
         return {}
     with _WARM_LOCK:
         server = _WARM.get("it")
         if server is None or not server.alive:
-            if _WARM.get("failed") or detect_mode() not in NAMESPACED:
+            # the run clock counts a warm run by its cgroup: none here, no warm runs
+            if _WARM.get("failed") or detect_mode() not in NAMESPACED or not Cgroups.available():
                 return {}
             from grader.warm import WarmServer
             env = {**sandbox_env(Limits().cpu_threads), "PYTHONPATH": str(CHECKS.parent.parent)}

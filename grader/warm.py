@@ -320,7 +320,7 @@ def refusal(request: dict, server_env: dict, set_on_import: dict | None = None) 
     if request.get("run") not in ("script", "module", "code") or not isinstance(request.get("target"), str) or \
             not isinstance(request.get("args"), list) or not all(isinstance(a, str) for a in request["args"]) or \
             not isinstance(request.get("cwd"), str) or not isinstance(request.get("program"), str) or \
-            not isinstance(request.get("ppid"), int):
+            not isinstance(request.get("ppid"), int) or not isinstance(request.get("umask", 0), int):
         return "not a request"
     wanted = {k: v for k, v in import_time_env(request["env"]).items() if (set_on_import or {}).get(k) != v}
     have = import_time_env(server_env)

@@ -30,22 +30,26 @@ def cold(why=""):
 
 
 def parse():
-    """What `python ARGS` runs: (kind, target, args), or None for an option we do not serve."""
+    """What `python ARGS` runs: (kind, target, args), or None for what the server does not serve."""
     if NAME == "deepspeed":
         return "script", REAL["deepspeed"], ARGS  # noqa: F821
-    i = 0
-    while i < len(ARGS) and ARGS[i].startswith("-") and ARGS[i] != "-":
+    i, user_site, how = 0, True, None
+    while i < len(ARGS) and how is None:
         option = ARGS[i]
-        if option in ("-c", "-m"):
-            if i + 1 >= len(ARGS):
-                return None
-            return ("code" if option == "-c" else "module"), ARGS[i + 1], ARGS[i + 2:]
-        if not set(option[1:]) <= set("usB"):   # -u: already unbuffered (PYTHONUNBUFFERED); -s, -B: as set
-            return None
+        if option in ("-c", "-m") and i + 1 < len(ARGS):
+            how = ("code" if option == "-c" else "module"), ARGS[i + 1], ARGS[i + 2:]
+        elif not option.startswith("-"):   # a script: a file (not a folder or zip)
+            how = ("script", option, ARGS[i + 1:]) if os.path.isfile(option) else None
+            break
+        elif option == "-" or not set(option[1:]) <= set("usB"):
+            return None   # stdin, another option (-u is given by PYTHONUNBUFFERED, -B as set)
+        user_site = user_site and "s" not in option
         i += 1
-    if i >= len(ARGS) or ARGS[i] == "-" or not os.path.isfile(ARGS[i]):
-        return None   # the prompt, stdin, a folder or zip: the real interpreter
-    return "script", ARGS[i], ARGS[i + 1:]
+    # the server has no user site-packages (-s): a process that would have one starts cold
+    if how is None or user_site and os.path.isdir(
+            os.path.expanduser(f"~/.local/lib/python3.{sys.version_info.minor}/site-packages")):
+        return None
+    return how
 
 
 def ask(how):
