@@ -106,7 +106,7 @@ def _warm(profile_name: str) -> dict:
     (grader/warm.py), started on first use and shared by every grading it runs, where it can serve:
     a namespaced sandbox with cgroups, the cpu profile, and GRADER_WARM not 0. Else nothing: cold
     interpreters."""
-    from grader.sandbox import NAMESPACED, Cgroups, Limits, sandbox_env
+    from grader.sandbox import DROP_TO_NOBODY, NAMESPACED, Cgroups, Limits, sandbox_env
     if os.environ.get("GRADER_WARM", "1") == "0" or get_profile(profile_name).device != "cpu":
         return {}
     with _WARM_LOCK:
@@ -118,7 +118,7 @@ def _warm(profile_name: str) -> dict:
             from grader.warm import WarmServer
             env = {**sandbox_env(Limits().cpu_threads), "PYTHONPATH": str(CHECKS.parent.parent)}
             try:
-                server = _WARM["it"] = WarmServer(env)
+                server = _WARM["it"] = WarmServer(env, DROP_TO_NOBODY)
                 atexit.register(server.close)
             except (OSError, RuntimeError) as exc:
                 print(f"grader: the warm interpreter server did not start ({exc}); every sandboxed process "

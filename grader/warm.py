@@ -73,14 +73,15 @@ def import_time_env(env: dict) -> dict:
 class WarmServer:
     """The judge's handle on a server: started by the runner (shared by every grading of a run through
     GRADER_WARM_CONTROL) or by a test; a sandboxed run opens its socket through it (WarmRun). ``env``:
-    the sandbox's own start (grader.sandbox.sandbox_env), as a served process must find it."""
+    the sandbox's own start (grader.sandbox.sandbox_env), as a served process must find it; ``drop``:
+    setpriv's argv to the run's uid (grader.sandbox.DROP_TO_NOBODY), for the client at a run's top."""
 
-    def __init__(self, env: dict):
+    def __init__(self, env: dict, drop: list[str]):
         self.folder = Path(tempfile.mkdtemp(prefix="grader-warm-"))   # 0700, the judge's: bwrap binds bin/
         self.bin = self.folder / "bin"
         self.bin.mkdir()
         self.bin.chmod(0o755)
-        write_clients(self.bin)
+        write_clients(self.bin, drop)
         self.control = str(self.folder / "control")
         self.proc = subprocess.Popen([sys.executable, "-s", "-m", "grader.warm", self.control],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -132,14 +133,13 @@ class WarmRun:
         self.conn.close()   # the server stops serving the run
 
 
-def write_clients(folder: Path) -> None:
+def write_clients(folder: Path, drop: list[str]) -> None:
     """The client under each name it answers to, each with this interpreter in its shebang."""
     source = (Path(__file__).resolve().parent / "probes" / "warm_client.py").read_text(encoding="utf-8")
-    from grader.sandbox import DROP_TO_NOBODY
     real = {name: sys.executable for name in PROGRAMS}
     real["deepspeed"] = str(Path(sys.executable).parent / "deepspeed")
     header = (f"#!{sys.executable} -sSE\nREAL = {json.dumps(real)}\nSOCKET = {INSIDE_RUN + '/sock'!r}\n"
-              f"DROP = {json.dumps(DROP_TO_NOBODY)}\n")
+              f"DROP = {json.dumps(drop)}\n")
     for name in PROGRAMS:
         path = folder / name
         path.write_text(header + source, encoding="utf-8")

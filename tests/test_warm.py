@@ -14,7 +14,7 @@ import pytest
 
 from grader import warm
 from grader.probes import run_clock
-from grader.sandbox import Limits, Sandbox, make_workdir, release_workdir, sandbox_env
+from grader.sandbox import DROP_TO_NOBODY, Limits, Sandbox, make_workdir, release_workdir, sandbox_env
 
 # the probe each test runs in the sandbox: it runs the test's code and writes what it saw to out/
 PROBE = """
@@ -32,7 +32,7 @@ needs_bubblewrap = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("bwr
 
 @pytest.fixture(scope="module")
 def server():
-    started = warm.WarmServer({**sandbox_env(1), "PYTHONPATH": str(Path(warm.__file__).parent.parent)})
+    started = warm.WarmServer({**sandbox_env(1), "PYTHONPATH": str(Path(warm.__file__).parent.parent)}, DROP_TO_NOBODY)
     yield started
     started.close()
 
