@@ -69,3 +69,29 @@ def test_the_default_worker_count_fits_the_cores_and_the_memory(monkeypatch):
     assert classrun.sandbox_threads(16) == "3"   # the course staff's setting wins
     monkeypatch.undo()
     assert 0 < classrun.available_memory() < 1 << 50   # this machine's /proc/meminfo is read
+
+
+def test_a_time_limit_is_its_measurement_with_the_margin_and_the_floors():
+    from grader.assignments import LIMIT_FLOOR_S, LIMIT_MARGIN, STEP_FLOOR_S, TimeLimit
+    assert TimeLimit(43.8).seconds == 220 == -(-43.8 * LIMIT_MARGIN // 10) * 10   # rounded up to 10 s
+    assert TimeLimit(5.9).seconds == LIMIT_FLOOR_S               # a run of seconds is mostly start-up
+    assert TimeLimit(0.3, runs=0).seconds == STEP_FLOOR_S        # within a run: its own floor
+
+
+def test_needs_limits_prints_each_limit_with_its_measurement(monkeypatch):
+    import subprocess
+    import sys
+    from grader import assignments as registry
+    monkeypatch.delenv("GRADER_INSPECT_TIMEOUT_S", raising=False)   # the tests' own shorter quick probe
+    monkeypatch.delenv("GRADER_SETTINGS", raising=False)
+    monkeypatch.setenv("GRADER_TRAIN_TIMEOUT_S", "99")
+    done = subprocess.run([sys.executable, "-m", "grader.cli", "needs", "limits"], capture_output=True, text=True,
+                          check=True)
+    lines = {tuple(line.split()[:2]): line for line in done.stdout.splitlines()}
+    for name in registry.names():
+        for key, limit in registry.get(name).time_limits.items():
+            line = lines[(name, key)]
+            if key == "train":   # the staff's override, and no measurement behind it
+                assert line.split()[2:4] == ["-", "99"] and "GRADER_TRAIN_TIMEOUT_S" in line
+            else:
+                assert line.split()[2:4] == [f"{limit.measured:.1f}", f"{limit.seconds:.0f}"], line
