@@ -49,7 +49,8 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
         # the run's settings reach the child whole, as one variable (grader/settings.py)
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKS.parent.parent), os.environ.get("PYTHONPATH")])),
-               **current().env(), **_warm(profile_name), **(env or {})}
+               **current().env(), **(env or {})}
+        env.update(_warm(profile_name, env))
         # A private mount namespace: the checks mount size-capped tmpfs work folders there
         # (grader.sandbox.disk_capped), and they vanish with it even if pytest is killed.
         private = private_mounts_possible()
@@ -101,24 +102,27 @@ _WARM: dict = {}
 _WARM_LOCK = threading.Lock()
 
 
-def _warm(profile_name: str) -> dict:
+def _warm(profile_name: str, env: dict) -> dict:
     """GRADER_WARM_CONTROL for a grading's sandboxes: this process's warm interpreter server
     (grader/warm.py), started on first use and shared by every grading it runs, where it can serve:
     a namespaced sandbox with cgroups, the cpu profile, and GRADER_WARM not 0. Else nothing: cold
-    interpreters."""
-    from grader.sandbox import DROP_TO_NOBODY, NAMESPACED, Cgroups, Limits, sandbox_env
-    if os.environ.get("GRADER_WARM", "1") == "0" or get_profile(profile_name).device != "cpu":
+    interpreters. One server per thread count (``env``: the grading's, whose settings give its
+    sandboxes' OpenMP threads, which torch reads when imported)."""
+    from grader.sandbox import DROP_TO_NOBODY, NAMESPACED, Cgroups, sandbox_env
+    from grader.settings import ENV, Settings
+    if env.get("GRADER_WARM", "1") == "0" or get_profile(profile_name).device != "cpu":
         return {}
+    threads = (Settings.from_json(env[ENV]) if env.get(ENV) else current()).cpu_threads or 2   # as Limits has it
     with _WARM_LOCK:
-        server = _WARM.get("it")
+        server = _WARM.get(threads)
         if server is None or not server.alive:
             # the run clock counts a warm run by its cgroup: none here, no warm runs
             if _WARM.get("failed") or detect_mode() not in NAMESPACED or not Cgroups.available():
                 return {}
             from grader.warm import WarmServer
-            env = {**sandbox_env(Limits().cpu_threads), "PYTHONPATH": str(CHECKS.parent.parent)}
+            start = {**sandbox_env(threads), "PYTHONPATH": str(CHECKS.parent.parent)}
             try:
-                server = _WARM["it"] = WarmServer(env, DROP_TO_NOBODY)
+                server = _WARM[threads] = WarmServer(start, DROP_TO_NOBODY)
                 atexit.register(server.close)
             except (OSError, RuntimeError) as exc:
                 print(f"grader: the warm interpreter server did not start ({exc}); every sandboxed process "

@@ -225,3 +225,28 @@ def test_the_run_clock_counts_a_served_process_as_its_clients_child(tmp_path, mo
     assert served not in run_clock._tree(me)
     monkeypatch.setenv("GRADER_WARM_LINKS", str(links))
     assert served in run_clock._tree(me)
+
+
+@needs_bubblewrap
+def test_each_thread_count_gets_its_own_server(tmp_path, monkeypatch):
+    """A class run's units set their sandboxes' threads (GRADER_SETTINGS): torch reads OMP_NUM_THREADS
+    when imported, so the runner starts a server for that count, or every process would start cold."""
+    from types import SimpleNamespace
+
+    from grader import runner
+    from grader.settings import ENV, Settings
+    monkeypatch.setattr(runner, "_WARM", {})
+    try:
+        given = runner._warm("cpu", {**os.environ, ENV: Settings(cpu_threads=1).to_json()})
+        if not given:
+            pytest.skip("no warm server here (the sandbox mode or cgroups)")
+        served, facts = run(tmp_path, "facts['exe'] = sys.executable", True,
+                            SimpleNamespace(control=given["GRADER_WARM_CONTROL"]), monkeypatch)
+        if "cold:" in served.output and "differ" not in served.output:
+            pytest.skip(f"this machine starts every process cold: {served.output.strip()[-300:]}")
+        assert facts["exe"] == f"{warm.INSIDE_BIN}/python", served.output
+        assert set(runner._WARM) == {1}
+    finally:
+        for server in runner._WARM.values():
+            if isinstance(server, warm.WarmServer):
+                server.close()
