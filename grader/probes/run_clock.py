@@ -44,11 +44,14 @@ def _tree(root: int) -> list[int]:
     # a process a warm interpreter serves (grader/warm.py) has its parent outside the sandbox: its
     # client, the process that started in its place, links it here (client pid -> served pid)
     links = os.environ.get("GRADER_WARM_LINKS")
-    if links:
+    try:
+        named = os.listdir(links) if links else []
+    except OSError:
+        named = []
+    for client in named[:4096]:   # the student's to write: bounded, and a bad one is skipped
         try:
-            for client in os.listdir(links):
-                with open(os.path.join(links, client)) as handle:
-                    children.setdefault(int(client), []).append(int(handle.read()))
+            with open(os.path.join(links, client)) as handle:
+                children.setdefault(int(client), []).append(int(handle.read(32)))
         except (OSError, ValueError):
             pass
     found, stack = [], [root]
