@@ -7,14 +7,17 @@ benchmarks/startup_floor.py). It serves the probe itself and what the student's 
 How one process is served (bubblewrap modes, the cpu profile; every other run starts cold as before):
 - the run's sandbox has our client first on PATH as `python`, `python3` and `deepspeed`
   (grader/probes/warm_client.py, its copies in the server's bin/ folder, shown at INSIDE_BIN); it
-  connects to the run's own socket (INSIDE_RUN/sock: opened by the judge for this run alone, shown only
-  in this run's sandbox), sends its argv, environment, working folder and its stdin/stdout/stderr, and
-  then only waits, forwarding the signals it gets; its exit is the served process's exit.
+  connects to the run's own socket (INSIDE_RUN/sock: bound by the judge for this run alone, in its own
+  mount namespace, handed to the server listening, shown only in this run's sandbox), sends its argv,
+  environment, working folder, parent pid and its stdin/stdout/stderr, and then only waits, forwarding
+  the signals it gets; its exit is the served process's exit. The client at the top of a bubblewrap
+  run stays root, so that nothing the student's code signals (`kill -1`) can end it.
 - the server forks a helper per connection, which takes the connecting process's own namespaces
   (SO_PEERPIDFD: the kernel's, not a claim of the client) after joining the run's cgroups (which the
   judge named when it opened the run), and forks the served process there: it drops to the run's
   uid with no capabilities and no_new_privs, as setpriv does for a cold run, takes the client's
-  descriptors, environment and folder, and runs the script, module or -c code as `python` would.
+  descriptors, environment and folder, and runs the script, module or -c code as `python` would
+  (its os.getppid() answers the client's parent: the process it stands for).
   The helper reports its exit and, should the client die (a SIGKILL), kills it and its group.
 - anything the server does not serve exactly as a fresh interpreter would (another interpreter
   option, a variable that the preloaded libraries read when imported set otherwise, a kernel without
