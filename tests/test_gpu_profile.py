@@ -255,7 +255,7 @@ def test_shared_base_evaluation_equals_separate_loads_for_a_class_of_ten(tmp_pat
 
 def test_a_silent_client_holds_no_one_up_and_every_generation_is_bounded():
     """The service proves each client's key in that client's own thread: one that connects and says
-    nothing delays another by well under a second. A generation past the profile's limit stops at
+    nothing holds no other client up. A generation past the profile's limit stops at
     it and is the student's failure; the service answers on. It runs in a memory cgroup of its own."""
     import socket
     import time
@@ -274,7 +274,10 @@ def test_a_silent_client_holds_no_one_up_and_every_generation_is_bounded():
         started = time.monotonic()
         shared = RemoteEvaluator(address, key)
         assert shared.generate([5, 9, 17, 33], {"max_new_tokens": 4, "do_sample": False})
-        assert time.monotonic() - started < 1.0
+        # a silent client that held the others up would hold them for ever (the key's proof has no
+        # timeout of its own): seconds, not a second, so that a loaded 2-core CI machine (1.7 s seen
+        # with warm servers starting beside it) is no failure, while a hang still is
+        assert time.monotonic() - started < 20.0
         with pytest.raises(CheckFailed, match="limit"):
             shared.generate([5, 9, 17, 33], {"max_new_tokens": 100_000, "min_new_tokens": 100_000, "do_sample": False})
         assert len(shared.generate([5, 9, 17, 33], {"max_new_tokens": 4, "do_sample": False})) == 4
