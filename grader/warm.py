@@ -62,7 +62,7 @@ READ_LATER = ("PYTHONPATH", "TORCH_EXTENSIONS_DIR", "DS_ACCELERATOR")
 SO_PEERPIDFD = 77
 CLONE = {"mnt": 0x00020000, "cgroup": 0x02000000, "uts": 0x04000000, "ipc": 0x08000000, "user": 0x10000000,
          "pid": 0x20000000, "net": 0x40000000}
-PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 24, 38, 47
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 4, 24, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 MAX_REQUEST = 8 << 20
 
@@ -408,6 +408,9 @@ def _drop_privileges(spec: dict) -> None:
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)   # no capability left (in a user namespace, joining gave all)
     _check(_libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    # changing uid left it non-dumpable, which the exec of a cold start undoes: its /proc files are its
+    # uid's again (the probe's run clock reads a served rank's schedstat), as a fresh process's are
+    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
 
 
 def _become(conn: socket.socket, request: dict, fds: list[int], spec: dict) -> None:
