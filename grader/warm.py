@@ -30,7 +30,6 @@ socket is in a 0700 folder of the judge's and takes only the judge's uid.
 """
 from __future__ import annotations
 
-import array
 import contextlib
 import ctypes
 import json
@@ -125,8 +124,7 @@ class WarmRun:
             self.conn.settimeout(30)
             self.conn.connect(control)
             spec = {"mode": mode, "uid": uid, "cgroups": cgroups, "rlimits": rlimits}
-            self.conn.sendmsg([(json.dumps(spec) + "\n").encode()],
-                              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [listener.fileno()]))])
+            socket.send_fds(self.conn, [(json.dumps(spec) + "\n").encode()], [listener.fileno()])
         answer = json.loads(self.conn.makefile("rb").readline() or b"{}")
         if not answer.get("ok"):
             self.conn.close()
@@ -220,14 +218,10 @@ def main(control: str) -> None:
 
 def _control(selector, conn, state: dict, base_path: list[str], server_env: dict, set_on_import: dict) -> None:
     """A judge's run: one JSON line with the run's listening socket; the connection's end closes it."""
-    fds = array.array("i")
     try:
-        chunk, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(fds.itemsize))
+        chunk, fds, _, _ = socket.recv_fds(conn, 65536, 1)
     except OSError:
-        chunk, ancillary = b"", []
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+        chunk, fds = b"", []
     if not chunk:
         selector.unregister(conn)
         _KEEP.remove(conn)
@@ -295,11 +289,7 @@ def _start_helper(conn: socket.socket, spec: dict) -> None:
 def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
     """The client's request: a 4-byte length, then JSON, with its three descriptors."""
     conn.settimeout(30)
-    fds = array.array("i")
-    data, ancillary, _, _ = conn.recvmsg(4, socket.CMSG_SPACE(3 * fds.itemsize))
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    data, fds, _, _ = socket.recv_fds(conn, 4, 3)
     if len(data) != 4 or len(fds) != 3:
         raise ValueError("not a request")
     size = struct.unpack("!I", data)[0]

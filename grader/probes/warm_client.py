@@ -60,8 +60,7 @@ def ask(how):
                           "cwd": os.getcwd(), "umask": umask, "ppid": os.getppid()}).encode()
     conn = socket.socket(socket.AF_UNIX)
     conn.connect(SOCKET)  # noqa: F821  (SOCKET: in the header)
-    conn.sendmsg([struct.pack("!I", len(request))],
-                 [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))])
+    socket.send_fds(conn, [struct.pack("!I", len(request))], [0, 1, 2])
     conn.sendall(request)
     return conn
 
