@@ -446,13 +446,14 @@ class Sandbox:
                     _chown_tree(folder, uid)
                     folder.chmod(0o700)   # another run's uid cannot read this one's files
             ports = [] if self.mode in NAMESPACED else _free_ports(2)
-            warm = self._warm_control()
+            control = self._warm_control()
+            warm = (control, work / "warm") if control else None   # the server, the run's socket folder
             argv, env = self._command(probe, args, copy, out, limits, uid=uid, ports=ports, own_tmp=own_tmp,
-                                      warm=work / "warm" if warm else None)
+                                      warm=warm)
             try:
                 # cwd: the copy, as bwrap's --chdir gives the namespaced modes
                 result = _run_limited(argv, env, limits, out, watch=None if capped else [copy, out, own_tmp],
-                                      cwd=copy, warm=(warm, work / "warm", self.mode) if warm else None)
+                                      cwd=copy, warm=(*warm, self.mode) if warm else None)
             finally:
                 if uid is not None:
                     _clean_uid(uid)
@@ -471,7 +472,7 @@ class Sandbox:
 
     def _command(self, probe: str | Path | None, args: list[str], copy: Path, out: Path, limits: Limits,
                  uid: int | None = None, ports: list[int] | None = None, own_tmp: Path | None = None,
-                 warm: Path | None = None) -> tuple[list[str], dict]:
+                 warm: tuple[str, Path] | None = None) -> tuple[list[str], dict]:
         env = {**sandbox_env(limits.cpu_threads), **self.env, **(self.gpu.env() if self.gpu else {})}
         python = [sys.executable, "-s"]   # -s: no user site-packages (HOME is the student's)
         if self.mode not in NAMESPACED:
@@ -526,8 +527,8 @@ class Sandbox:
             binds.append((_own_folder(probe), INSIDE_OWN_PROBE))
         if warm is not None:   # the run's socket and the client (grader/warm.py), first on PATH as `python`
             from grader import warm as warm_server
-            binds += [(warm, warm_server.INSIDE_RUN), (Path(os.environ["GRADER_WARM_CONTROL"]).parent / "bin",
-                                                       warm_server.INSIDE_BIN)]
+            control, folder = warm
+            binds += [(folder, warm_server.INSIDE_RUN), (Path(control).parent / "bin", warm_server.INSIDE_BIN)]
             env["PATH"] = f"{warm_server.INSIDE_BIN}:{env['PATH']}"
             env["GRADER_WARM_LINKS"] = warm_server.LINKS
             if os.environ.get("GRADER_WARM_DEBUG"):   # each client says why it started cold
