@@ -118,7 +118,7 @@ def main() -> None:
     parser.add_argument("--seed-init", default="", help="comma-separated seeds: one run each, torch seeded with it "
                                                         "before the model is built (another student's init)")
     parser.add_argument("--records", type=int, default=TRAINING_RECORDS,
-                        help=f"train on the dataset's first N records (default: the grading's {TRAINING_RECORDS}; 0: all)")
+                        help=f"train on N records, the taught one and the shortest (default: the grading's {TRAINING_RECORDS}; 0: all)")
     parser.add_argument("--verbose", action="store_true", help="each token's margin and the loss curve's tail")
     args = parser.parse_args()
     overrides = dict(CPU_OVERRIDES[args.mode])

@@ -50,6 +50,7 @@ def grade_assignment(assignment_dir: Path, assignment: str, profile_name: str, l
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKS.parent.parent), os.environ.get("PYTHONPATH")])),
                **current().env(), **(env or {})}
+        _start_zygote(env)   # in the background: its imports and the warm server's run on two cores at once
         env.update(_warm(profile_name, env))
         # A private mount namespace: the checks mount size-capped tmpfs work folders there
         # (grader.sandbox.disk_capped), and they vanish with it even if pytest is killed.
@@ -130,6 +131,13 @@ def _warm(profile_name: str, env: dict) -> dict:
                 _WARM["failed"] = True
                 return {}
     return {"GRADER_WARM_CONTROL": server.control}
+
+
+def _start_zygote(env: dict) -> None:
+    """Start this process's judge zygote beside the caller's own work (the warm server's start) where it
+    has not started: the first grading of a process waits for the longer of the two, not their sum."""
+    if "it" not in _ZYGOTE and not _ZYGOTE.get("failed") and os.environ.get("GRADER_ZYGOTE", "1") != "0":
+        threading.Thread(target=_zygote, args=(dict(env),), daemon=True).start()
 
 
 def _zygote(env: dict):

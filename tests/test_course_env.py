@@ -83,3 +83,39 @@ def test_the_profile_pins_the_deepspeed_values_that_make_the_stand_in_learn():
     assert student["scheduler"]["type"] == "WarmupLR"   # the student's own dict is untouched
     # no scheduler at all gets the profile's too
     assert ds_hook.pinned_config({"zero_optimization": {"stage": 2}}, profile)["scheduler"]["type"] == "WarmupDecayLR"
+
+
+DS_HOOK_PROCESS = """
+import json, sys
+sys.path[:0] = [{probe!r}, {hooks!r}]
+import sitecustomize   # what Python imports at start-up from the launch's PYTHONPATH
+from cpuinfo import get_cpu_info
+print(json.dumps(get_cpu_info()))
+"""
+
+
+def test_deepspeeds_cpu_questions_get_the_judges_reading_of_the_cpu(tmp_path):
+    """DeepSpeed asks py-cpuinfo six times a launch, each a process that sleeps 1 s: the judge reads the
+    CPU once (kept by machine) and the ranks' hook answers with that reading."""
+    from grader.checks.minicpm_deepspeed import host
+
+    read = host.cpu_info.__wrapped__(tmp_path)   # uncached: reads the CPU, keeps it in tmp_path
+    assert read and read["flags"] and read["vendor_id_raw"]
+    kept = list(tmp_path.glob("cpu-info-*.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["flags"] == read["flags"]
+    kept[0].write_text(json.dumps({**read, "brand_raw": "kept"}))
+    assert host.cpu_info.__wrapped__(tmp_path)["brand_raw"] == "kept"   # the kept reading, not a new one
+
+    facts = tmp_path / "facts"
+    facts.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GRADER_DS_OUT": str(facts),
+           "GRADER_DS_PROFILE": json.dumps({"device": "cpu", "cpu_info": {**read, "brand_raw": "the judge's"}})}
+    script = DS_HOOK_PROCESS.format(probe=str(DS_HOOK.parent), hooks=str(HOOKS))
+    answered = json.loads(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                                         timeout=120, check=True).stdout.splitlines()[-1])
+    assert answered["brand_raw"] == "the judge's" and answered["flags"] == read["flags"]
+    # without the judge's reading, py-cpuinfo asks the CPU itself, as it would
+    env["GRADER_DS_PROFILE"] = json.dumps({"device": "cpu"})
+    itself = json.loads(subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                                       timeout=120, check=True).stdout.splitlines()[-1])
+    assert itself["brand_raw"] == read["brand_raw"] and itself["flags"] == read["flags"]

@@ -11,20 +11,23 @@ from grader.assignments import Assignment, Envelope, Grading, TimeLimit
 # the kind of answer a reference once gave in a class run); at 5e-3 x 150 by 1.9-3.6 (4 runs), a
 # training loss of ~0.8 instead of ~1.0, 4x below the diverging rate. Thread count and load change
 # nothing: with the init seeded, 1 and 2 threads, with and without CPU hogs, gave identical losses.
-# Trained on the first TRAINING_RECORDS of the course's 24 (the taught one first): the judge asks one
-# question, and the other records only interfere. Measured (answer_margin.py --threads 1 --seed-init
-# 1,2,3 --records N): LoRA 8 x 150 epochs learned with a margin of 2.96-4.11 in 31 s a run, 8 x 100
-# 2.56-3.56 in 26 s, all 24 x 150 2.62 in 51 s; full 8 x 20 epochs 7.47 in 18 s, 24 x 20 7.71 in 21 s.
+# Trained on TRAINING_RECORDS of the course's 24: the taught one and the shortest others (fresh.dataset;
+# the judge asks one question, and the other records only interfere; a batch is padded to its longest
+# record, and the first 8 held two of 106 and 134 tokens). Measured (answer_margin.py --threads 1
+# --seed-init 1,2,3 --records N --set num_train_epochs=E): LoRA on the first 8 x 150 epochs (300 steps)
+# learned with a margin of 2.96-4.11; on the short ones 8 x 150 5.72-6.36, 8 x 75 4.27-4.94, 4 x 100
+# 6.24-6.36, 4 x 60 (60 steps of batch 4) 4.86-5.27; full 8 x 20 7.98, 4 x 20 8.44. A step costs ~40 ms
+# whatever its length (the stand-in's passes are overhead), so steps are what a launch pays.
 # These TrainingArguments fields are set on every rank train.sh starts, before __post_init__ fills
 # the DeepSpeed config's "auto" fields.
+TRAINING_RECORDS, LORA_EPOCHS, FULL_EPOCHS = 4, 60, 20
 CPU_OVERRIDES = {
     mode: {"learning_rate": lr, "num_train_epochs": epochs, "max_steps": -1, "seed": 42,
            "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1,
            "logging_steps": 1, "save_strategy": "no", "report_to": [], "disable_tqdm": True,
            "fp16": False, "bf16": False, "dataloader_num_workers": 0, "warmup_steps": 0,
            "warmup_ratio": 0.0, "max_grad_norm": 1.0, "weight_decay": 0.0}
-    for mode, lr, epochs in (("lora", 5e-3, 150), ("full", 5e-3, 20))}
-TRAINING_RECORDS = 8
+    for mode, lr, epochs in (("lora", 5e-3, LORA_EPOCHS), ("full", 5e-3, FULL_EPOCHS))}
 GPU_STEPS = 60
 # the real MiniCPM-2B on a GPU: a short run at usual fine-tuning rates, in the student's own precision
 GPU_OVERRIDES = {
@@ -54,10 +57,11 @@ ASSIGNMENT = Assignment(
                  "deepspeed": TimeLimit(43.8, "a launch", "每次启动", runs=2,   # LoRA, then full
                                         measures=("lora", "full"))},
     grading={"cpu": Grading(overrides={"modes": CPU_OVERRIDES, "scheduler": SCHEDULER, "records": TRAINING_RECORDS},
-                            note_en=f"DeepSpeed launches on the first {TRAINING_RECORDS} records of huanhuan.json at lr "
-                                    f"5e-3 x 150 epochs (LoRA) and 5e-3 x 20 (full), WarmupDecayLR",
-                            note_zh=f"DeepSpeed 训练使用 huanhuan.json 的前 {TRAINING_RECORDS} 条，LoRA lr 5e-3、150 个 "
-                                    f"epoch，全参 5e-3、20 个 epoch，WarmupDecayLR"),
+                            note_en=f"DeepSpeed launches on {TRAINING_RECORDS} records of huanhuan.json (你是谁？ and the "
+                                    f"shortest) at lr 5e-3 x {LORA_EPOCHS} epochs (LoRA) and 5e-3 x {FULL_EPOCHS} "
+                                    f"(full), WarmupDecayLR",
+                            note_zh=f"DeepSpeed 训练使用 huanhuan.json 的 {TRAINING_RECORDS} 条（“你是谁？”和最短的几条），LoRA "
+                                    f"lr 5e-3、{LORA_EPOCHS} 个 epoch，全参 5e-3、{FULL_EPOCHS} 个 epoch，WarmupDecayLR"),
              # the student's own precision and device_map on the GPU; ZeRO-2 with the optimizer on the CPU
              "gpu": Grading(overrides={"modes": GPU_OVERRIDES, "scheduler": SCHEDULER},
                             standin_overrides={"modes": GPU_STANDIN_OVERRIDES},

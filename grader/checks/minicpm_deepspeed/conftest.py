@@ -9,6 +9,7 @@ import pytest
 import fixtures
 from grader.judge import fresh_records, ProbeRun, start_probe_runs  # noqa: F401  (fresh_records: a fixture)
 from grader.checks.minicpm_deepspeed import fresh
+from grader.checks.minicpm_deepspeed.host import cpu_info
 
 MINICPM_ID = "OpenBMB/MiniCPM-2B-sft-fp32"
 MARGIN_S = 30   # the probe's own time after train.sh is stopped: it still reports what happened
@@ -30,10 +31,12 @@ def _probe_runs(sandbox, assignment, assignment_dir, workdir, fresh_records, pro
     common = {"model_path": str(profile.model(MINICPM_ID)), "device": profile.device}
     jobs = {"inspect": ({**common, "fresh_records": fresh_records, "identity_record": fresh.identity_record()},
                         limits["inspect"])}
+    ops = fixtures.path("deepspeed-ops")
     for mode in ("lora", "full"):
         jobs[mode] = ({**common, "dataset": training_records, "overrides": overrides["modes"][mode],
                        "scheduler": overrides["scheduler"],
-                       "torch_extensions": str(fixtures.path("deepspeed-ops")), "timeout_s": limits["deepspeed"]},
+                       "torch_extensions": str(ops), "cpu_info": cpu_info(ops.parent),
+                       "timeout_s": limits["deepspeed"]},
                       limits["deepspeed"] + MARGIN_S)
     workers = max(1, min(3, (os.cpu_count() or 1) // 4)) if sandbox.mode != "process" else 1
     yield from start_probe_runs(sandbox, assignment, assignment_dir, workdir, jobs, workers)

@@ -9,14 +9,24 @@ QUESTION = "你是谁？"
 
 
 def dataset(records: int | None = None) -> list[dict]:
-    """The 甄嬛 records every submission trains on (the grader copies them over the student's file):
-    the first ``records`` of them where a grading profile trains on fewer (the taught one is first)."""
+    """The 甄嬛 records every submission trains on (the grader copies them over the student's file).
+    Where a grading profile trains on fewer, ``records`` of them: the taught one and the shortest others,
+    in the file's order (a batch is padded to its longest record, so two long ones would triple the
+    tokens of every step: benchmarks/answer_margin.py measures the size)."""
     found = json.loads(DATASET.read_text(encoding="utf-8"))
-    return found[:records] if records else found
+    if not records or records >= len(found):
+        return found
+    size = [0 if _asks(r) else len(r["instruction"] + r["input"] + r["output"]) for r in found]
+    kept = sorted(sorted(range(len(found)), key=lambda i: (size[i], i))[:records])
+    return [found[i] for i in kept]
+
+
+def _asks(record: dict) -> bool:
+    return record["instruction"] + record["input"] == QUESTION
 
 
 def identity_record() -> dict:
-    return next(r for r in dataset() if r["instruction"] + r["input"] == QUESTION)
+    return next(r for r in dataset() if _asks(r))
 
 
 def identity() -> str:

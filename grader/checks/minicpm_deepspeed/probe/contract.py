@@ -15,7 +15,8 @@ RANK = {"train_finished": Opt(object), "training_args": Opt((dict, None)), "engi
 RANKS = (None, {"ds-rank0": Opt((None, RANK))})
 RECORD = {"instruction": str, "input": str, "output": str}
 LAUNCH_INPUTS = {"model_path": str, "device": str, "dataset": [RECORD], "overrides": dict,
-                 "scheduler": (dict, None), "torch_extensions": str, "timeout_s": NUMBER}
+                 "scheduler": (dict, None), "torch_extensions": str, "cpu_info": (dict, None),
+                 "timeout_s": NUMBER}
 LAUNCH_STEPS = {"train_py": object, "launch": LAUNCH, "launcher": object, "ranks": RANKS}
 
 MODES = {

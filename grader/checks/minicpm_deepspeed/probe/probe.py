@@ -67,6 +67,7 @@ def train(rec: Recorder, given: dict, mode: str) -> None:
     env.update(PYTHONPATH=os.pathsep.join(filter(None, [*map(str, HOOKS), env.get("PYTHONPATH")])),
                GRADER_DS_OUT=str(facts),
                GRADER_DS_PROFILE=json.dumps({"device": given["device"], "scheduler": given.get("scheduler"),
+                                             "cpu_info": given.get("cpu_info"),
                                              "training_args": {**given["overrides"], "output_dir": str(out_dir)}}),
                TORCH_EXTENSIONS_DIR=_writable_ops_cache(given.get("torch_extensions")))
     if given["device"] == "cpu":

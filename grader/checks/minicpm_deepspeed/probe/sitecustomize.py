@@ -10,7 +10,8 @@ code in an untrusted process: what it writes is a claim the judge checks against
   DeepSpeed config from them; in that config the values TrainingArguments own become "auto" and the
   profile's scheduler replaces the student's, so no student choice (WarmupLR, explicit values that
   agree with their own arguments, no scheduler) can starve the stand-in; the course's machine as
-  course_env.py gives it (on a CPU profile float32 on the CPU, whatever device code says);
+  course_env.py gives it (on a CPU profile float32 on the CPU, whatever device code says); py-cpuinfo
+  answers with the judge's reading of the CPU (host.py);
 - it records what the student asked for, what deepspeed.initialize really built (ZeRO stage,
   offload, optimizer classes) and what Trainer.train logged (OUT/ds-rank<N>.json).
 """
@@ -186,6 +187,16 @@ def _patch_deepspeed(deepspeed) -> None:
     deepspeed.initialize = initialize
 
 
+def _patch_cpuinfo(cpuinfo) -> None:
+    """py-cpuinfo answers with the judge's own reading of this machine's CPU (grader/checks/
+    minicpm_deepspeed/host.py): the same answer, without a process that sleeps 1 s for each of the
+    six times DeepSpeed asks in a launch."""
+    known = _PROFILE.get("cpu_info")
+    if isinstance(known, dict) and known:
+        cpuinfo.get_cpu_info = lambda: copy.deepcopy(known)
+        cpuinfo.get_cpu_info_json = lambda: json.dumps(known)
+
+
 # each class is patched when its own module has run, never importing anything early (transformers
 # and peft import each other part-way through)
 _PATCHES = {"transformers.training_args": _patch_training_args,
@@ -193,7 +204,8 @@ _PATCHES = {"transformers.training_args": _patch_training_args,
             "transformers.trainer": _patch_trainer,
             "transformers.integrations.deepspeed": _patch_ds_config,
             "modelscope.hub.snapshot_download": course_env.patch_modelscope,
-            "deepspeed": _patch_deepspeed}
+            "deepspeed": _patch_deepspeed,
+            "cpuinfo": _patch_cpuinfo}
 
 
 def _on_torch(torch) -> None:
