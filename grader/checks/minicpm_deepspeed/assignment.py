@@ -54,7 +54,7 @@ ASSIGNMENT = Assignment(
     models=("OpenBMB/MiniCPM-2B-sft-fp32",),
     # measured: benchmarks/time_limits.py (the limit is LIMIT_MARGIN times it: grader/assignments.py)
     time_limits={"inspect": TimeLimit(5.9, "the quick probe", "快速检查"),
-                 "deepspeed": TimeLimit(43.8, "a launch", "每次启动", runs=2,   # LoRA, then full
+                 "deepspeed": TimeLimit(17.3, "a launch", "每次启动", runs=2,   # LoRA, then full
                                         measures=("lora", "full"))},
     grading={"cpu": Grading(overrides={"modes": CPU_OVERRIDES, "scheduler": SCHEDULER, "records": TRAINING_RECORDS},
                             note_en=f"DeepSpeed launches on {TRAINING_RECORDS} records of huanhuan.json (你是谁？ and the "
