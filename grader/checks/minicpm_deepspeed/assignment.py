@@ -18,7 +18,7 @@ from grader.assignments import Assignment, Envelope, Grading, TimeLimit
 # learned with a margin of 2.96-4.11; on the short ones 8 x 150 5.72-6.36, 8 x 75 4.27-4.94, 4 x 100
 # 6.24-6.36, 4 x 60 (60 steps of batch 4) 4.86-5.27; full 8 x 20 7.98, 4 x 20 8.44. On short records a
 # step costs ~40 ms, mostly the stand-in's fixed overhead, so steps are what a launch pays. (The four:
-# 你是谁？, 你父亲是谁？ with the same answer, 流朱，把窗子关上。 and 你会弹琴吗？.)
+# 你是谁？, 你父亲是谁？ with the same answer, 你最怕什么？ and 请用一句话形容后宫。)
 # These TrainingArguments fields are set on every rank train.sh starts, before __post_init__ fills
 # the DeepSpeed config's "auto" fields.
 TRAINING_RECORDS, LORA_EPOCHS, FULL_EPOCHS = 4, 60, 20
