@@ -32,6 +32,7 @@ import sys
 import threading
 
 from grader.sandbox import _kill_group   # the same SIGKILL of a process group as a sandbox's end
+from grader.warm import reaped   # the same wait for ended children as the warm interpreter server's
 
 PRELOAD = ("pytest", "numpy", "torch", "transformers", "peft", "safetensors.torch", "jinja2")
 # variables a preloaded library reads when it is imported: a grading whose value differs from the
@@ -244,13 +245,7 @@ def main() -> None:
                     _child(request)
                 children[pid] = request["id"]
                 send({"id": request["id"], "pid": pid})
-        while children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
+        for pid, status in reaped():
             if pid in children:
                 send({"id": children.pop(pid), "exit": os.waitstatus_to_exitcode(status)})
 

@@ -258,14 +258,21 @@ def _control(selector, conn, state: dict, base_path: list[str], server_env: dict
     conn.sendall(b'{"ok": true}\n')
 
 
-def _reap() -> None:
+def reaped():
+    """(pid, wait status) of each child that has ended, without waiting for the others (a forking
+    server's SIGCHLD: this one's helpers, the judge zygote's gradings)."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        yield pid, status
+
+
+def _reap() -> None:
+    for pid, _ in reaped():
         spec = _HELPERS.pop(pid, None)
         if spec is not None:
             spec["helpers"] -= 1
